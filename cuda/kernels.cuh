@@ -1,0 +1,14 @@
+// CUDA kernel dispatch: kernel_for(call) returns the launcher for an op and
+// its dtypes, or nullptr (unsupported: E_UNSUPPORTED for users, skipped by
+// the parity harness). One launcher per op file in cuda/ops/.
+#pragma once
+#include "engram/engine.h"
+
+namespace engram {
+namespace cuda {
+
+using Kernel = void (*)(OpCall&);
+Kernel kernel_for(const OpCall& call);
+
+}  // namespace cuda
+}  // namespace engram

@@ -1,0 +1,156 @@
+/**
+ * The only typed view of the native addon (build/Release/engram.node).
+ * Tensors cross the boundary as opaque NativeTensor handles; every function
+ * here may throw EngramError. test/binding.test.ts checks that the functions
+ * the addon exports and the ones declared below are the same set.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { EngramError } from './errors.js';
+
+/** Opaque handle to a native tensor (a TensorHandle object). */
+export interface NativeTensor {
+  readonly __nativeTensor: never;
+}
+
+export type NativeDType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u8' | 'i8' | 'u4' | 'u2' | 'u1';
+export type NativeDevice = 'cpu' | 'cuda';
+export type AttrValue = number | boolean | string | number[] | undefined;
+export type Attrs = Record<string, AttrValue>;
+
+export interface NativeTensorInfo {
+  shape: number[];
+  strides: number[];
+  offset: number;
+  dtype: NativeDType;
+  device: NativeDevice;
+  contiguous: boolean;
+  nbytes: number;
+}
+
+export interface NativeBackendInfo {
+  name: 'cpu' | 'cuda';
+  compiled: boolean;
+  available: boolean;
+  reason?: string;
+  features: string[];
+  threads?: number;
+  isa?: string;
+  deviceCount?: number;
+  deviceName?: string;
+  totalMemory?: number;
+  computeCapability?: number;
+}
+
+export interface NativeDeviceMemory {
+  buffers: number;
+  bytes: number;
+  peakBytes: number;
+  allocations: number;
+}
+
+export interface NativeMemory {
+  cpu: NativeDeviceMemory;
+  cuda: NativeDeviceMemory;
+  handles: number;
+}
+
+export interface NativeBuildInfo {
+  napiVersion: number;
+  cudaCompiled: boolean;
+  gemmKernel: string;
+  compiler: string;
+}
+
+export interface NativeOpInfo {
+  name: string;
+  minInputs: number;
+  maxInputs: number;
+  outputs: number;
+}
+
+export type NativeTypedArray = Float32Array | Uint16Array | Int32Array | Uint8Array | Int8Array;
+
+export interface NativeAddon {
+  init(errorClass: typeof EngramError): void;
+  TensorHandle: new () => NativeTensor;
+  // tensors
+  tensorFromData(data: NativeTypedArray, shape: number[], dtype: NativeDType, device: NativeDevice): NativeTensor;
+  empty(shape: number[], dtype: NativeDType, device: NativeDevice, zero?: boolean): NativeTensor;
+  random(shape: number[], seed: number, dtype: NativeDType, device: NativeDevice, uniform?: boolean): NativeTensor;
+  tensorInfo(t: NativeTensor): NativeTensorInfo;
+  tensorData(t: NativeTensor): NativeTypedArray;
+  tensorToArray(t: NativeTensor): NativeTypedArray;
+  tensorTo(t: NativeTensor, device: NativeDevice): NativeTensor;
+  tensorDispose(t: NativeTensor): void;
+  tensorIsDisposed(t: NativeTensor): boolean;
+  tensorView(t: NativeTensor, kind: 'permute' | 'reshape', dims: number[]): NativeTensor;
+  tensorView(t: NativeTensor, kind: 'transpose', d0: number, d1: number): NativeTensor;
+  tensorView(t: NativeTensor, kind: 'slice', dim: number, start: number, end: number): NativeTensor;
+  tensorView(t: NativeTensor, kind: 'select', dim: number, index: number): NativeTensor;
+  tensorView(t: NativeTensor, kind: 'unsqueeze', dim: number): NativeTensor;
+  memory(): NativeMemory;
+  // ops
+  op(name: string, inputs: (NativeTensor | null)[], attrs?: Attrs): NativeTensor[];
+  opAsync(name: string, inputs: (NativeTensor | null)[], attrs?: Attrs): Promise<NativeTensor[]>;
+  referenceOp(name: string, inputs: (NativeTensor | null)[], attrs?: Attrs): NativeTensor[];
+  opNames(): NativeOpInfo[];
+  // machine
+  backends(): NativeBackendInfo[];
+  buildInfo(): NativeBuildInfo;
+  setNumThreads(n: number): number;
+  getNumThreads(): number;
+  setIsa(isa: 'generic' | 'avx2' | 'avx512'): string;
+  setPoison(on: boolean): void;
+  // benchmarks (kernel time measured natively)
+  peakGflops(threads?: number): number;
+  benchGemm(which: 'engram' | 'openblas', M: number, N: number, K: number, batch: number, reps: number): {
+    ms: number;
+    note: string;
+  };
+}
+
+/** Every function name the addon must export (checked by a test). */
+export const NATIVE_EXPORTS = [
+  'init', 'TensorHandle', 'tensorFromData', 'empty', 'random', 'tensorInfo', 'tensorData', 'tensorToArray',
+  'tensorTo', 'tensorDispose', 'tensorIsDisposed', 'tensorView', 'memory', 'op', 'opAsync', 'referenceOp',
+  'opNames', 'backends', 'buildInfo', 'setNumThreads', 'getNumThreads', 'setIsa', 'setPoison', 'peakGflops',
+  'benchGemm',
+] as const;
+
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new EngramError(`engram: package.json not found above ${__dirname}`, 'E_INTERNAL');
+    dir = up;
+  }
+  return dir;
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  const candidates = [
+    process.env.ENGRAM_NATIVE_PATH,
+    join(root, 'build', 'Release', 'engram.node'),
+    join(root, 'build', 'Debug', 'engram.node'),
+  ].filter((p): p is string => !!p);
+  const errors: string[] = [];
+  for (const p of candidates) {
+    if (!existsSync(p)) continue;
+    try {
+      const addon = require(p) as NativeAddon;
+      addon.init(EngramError);
+      return addon;
+    } catch (e) {
+      errors.push(`${p}: ${(e as Error).message}`);
+    }
+  }
+  throw new EngramError(
+    `engram: the native addon is not built (run \`npm run build:native\`)${errors.length ? '\n' + errors.join('\n') : ''}`,
+    'E_INTERNAL',
+  );
+}
+
+export const native: NativeAddon = load();

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// The engram command line: `engram info`, `engram bench [suite...]`.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+
+import engram from './index.js';
+
+const { backends, buildInfo, getNumThreads, bench, EngramError } = engram as typeof import('./index.js');
+
+function fmtBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(0)} MiB`;
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('engram')
+    .command('info', 'show the build (CUDA compiled or not), backends, CPU features and threads', (y) =>
+      y.option('json', { type: 'boolean', default: false, describe: 'print JSON' }), (argv) => {
+      const b = buildInfo();
+      const bs = backends();
+      if (argv.json) {
+        console.log(JSON.stringify({ build: b, backends: bs, threads: getNumThreads() }, null, 2));
+        return;
+      }
+      console.log(`engram ${engram.version}  (N-API ${b.napiVersion}, ${b.compiler.split(' ')[0]} ${b.compiler.split(' ')[1] ?? ''})`);
+      console.log(`CUDA compiled: ${b.cudaCompiled ? 'yes (sm_80, sm_90 + PTX)' : 'no'}`);
+      for (const x of bs) {
+        if (x.name === 'cpu') {
+          console.log(`cpu:  available, ${x.threads} threads, kernels ${x.isa} (gemm ${b.gemmKernel})`);
+          console.log(`      features: ${x.features.join(' ') || '(none)'}`);
+        } else if (x.available) {
+          console.log(`cuda: available, ${x.deviceName}, sm_${x.computeCapability}, ${fmtBytes(x.totalMemory ?? 0)}` +
+            (x.deviceCount! > 1 ? `, ${x.deviceCount} devices` : ''));
+        } else {
+          console.log(`cuda: not available (${x.reason})`);
+        }
+      }
+    })
+    .command('bench [suites..]', 'run benchmark suites (gemm, ...) and print tables', (y) =>
+      y.positional('suites', { type: 'string', array: true, describe: 'suites to run (default: all)' })
+        .option('json', { type: 'string', describe: 'write results as JSON to this file' })
+        .option('quick', { type: 'boolean', default: false, describe: 'smaller sizes, fewer repetitions' })
+        .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }), async (argv) => {
+      await bench({ suites: argv.suites as string[] | undefined, json: argv.json, quick: argv.quick, device: argv.device });
+      if (argv.json) console.log(`\nwrote ${argv.json}`);
+    })
+    .demandCommand(1, 'name a command: info, bench')
+    .strict()
+    .help()
+    .parseAsync();
+} catch (e) {
+  if (e instanceof EngramError) {
+    console.error(`engram: ${e.code}: ${e.message}`);
+    process.exit(2);
+  }
+  throw e;
+}

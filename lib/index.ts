@@ -1,0 +1,24 @@
+/**
+ * engram: a native engine for parallel test-time memorization.
+ *
+ *   const { tensor, randn, ops } = require('engram');   // or: import { ... } from 'engram'
+ */
+export { EngramError, type ErrorCode } from './errors.js';
+export { type DType, type FloatDType, type Device, DTYPES, FLOAT_DTYPES } from './dtype.js';
+export {
+  Tensor,
+  tensor,
+  empty,
+  zeros,
+  randn,
+  rand,
+  tidy,
+  keep,
+  type CreateOptions,
+  type RandomOptions,
+} from './tensor.js';
+export { backends, buildInfo, cudaAvailable, setNumThreads, getNumThreads, memory, type BackendInfo, type MemoryInfo } from './backends.js';
+import * as ops from './ops/index.js';
+export { ops };
+export { bench, SUITES, type BenchOptions, type BenchReport, type BenchResult } from './bench/index.js';
+export const version = '0.1.0';

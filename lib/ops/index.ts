@@ -1,0 +1,3 @@
+/** All ops, as `engram.ops.*`. */
+export * from './basic.js';
+export { runOp, runOpAsync, referenceOp } from './run.js';

@@ -1,0 +1,52 @@
+// Typed parameters of each op, parsed from Attrs by the op's definition
+// (native/core/ops/<op>.cpp). Kernels read them with call.p<T>().
+#pragma once
+#include <variant>
+
+#include "dtype.h"
+
+namespace engram {
+
+struct MatmulParams {
+  bool trans_a = false;  // use A^T (A stored [..., K, M])
+  bool trans_b = false;  // use B^T (B stored [..., N, K])
+  float alpha = 1.0f;    // C = alpha * op(A) op(B)
+};
+
+enum class UnaryFn : uint8_t { SCALE, NEG, ABS, SQRT, EXP, LOG, SIGMOID, SILU, GELU, TANH, RELU, SOFTPLUS };
+struct UnaryParams {
+  UnaryFn fn = UnaryFn::NEG;
+  float alpha = 1.0f;     // scale: y = alpha * x + beta
+  float beta = 0.0f;
+  bool approximate = false;  // gelu: tanh approximation instead of erf
+};
+
+enum class BinaryFn : uint8_t { ADD, SUB, MUL, DIV };
+struct BinaryParams {
+  BinaryFn fn = BinaryFn::ADD;
+};
+
+struct AxisParams {
+  int axis = -1;
+  bool keepdim = false;    // reductions
+  bool exclusive = false;  // scans
+  bool reverse = false;    // scans
+};
+
+struct NormParams {
+  float eps = 1e-6f;
+};
+
+struct CastParams {
+  DType to = DType::F32;
+};
+
+struct SdpaParams {
+  bool causal = true;
+  float scale = 0.0f;  // 0 => 1/sqrt(D)
+};
+
+using OpParams = std::variant<std::monostate, MatmulParams, UnaryParams, BinaryParams, AxisParams,
+                              NormParams, CastParams, SdpaParams>;
+
+}  // namespace engram

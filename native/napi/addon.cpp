@@ -1,0 +1,34 @@
+// N-API module registration only; the functions live in tensor_wrap.cpp and
+// ops_wrap.cpp. The module is context-aware (loads in worker threads).
+#include <napi.h>
+
+#include "addon_data.h"
+
+namespace engram {
+namespace napi {
+
+void register_tensor_functions(Napi::Env env, Napi::Object exports);
+void register_op_functions(Napi::Env env, Napi::Object exports);
+void register_bench_functions(Napi::Env env, Napi::Object exports);
+
+AddonData& addon_data(Napi::Env env) {
+  AddonData* d = env.GetInstanceData<AddonData>();
+  if (!d) {
+    d = new AddonData();
+    env.SetInstanceData<AddonData>(d);
+  }
+  return *d;
+}
+
+}  // namespace napi
+}  // namespace engram
+
+static Napi::Object EngramInit(Napi::Env env, Napi::Object exports) {
+  engram::napi::addon_data(env);
+  engram::napi::register_tensor_functions(env, exports);
+  engram::napi::register_op_functions(env, exports);
+  engram::napi::register_bench_functions(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(engram, EngramInit)
