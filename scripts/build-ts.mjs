@@ -10,7 +10,8 @@ const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let tsc;
 try {
-  tsc = require.resolve('typescript/bin/tsc');
+  // typescript's "exports" hide bin/tsc; find it next to package.json.
+  tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
 } catch {
   if (existsSync(join(root, 'dist', 'lib', 'index.js'))) process.exit(0);
   console.error('[build-ts] TypeScript is not installed and dist/ is missing');

@@ -3,7 +3,7 @@
 
 namespace engram {
 
-void parse_COPY(OpCall& c, const Attrs&) { c.params = std::monostate{}; }
+void parse_COPY(OpCall& c, const Attrs&) { c.params = NoParams{}; }
 
 void infer_COPY(const OpCall& c, std::vector<TensorSpec>& outs) {
   outs.push_back({c.in[0].shape(), c.in[0].dtype()});

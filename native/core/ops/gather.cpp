@@ -4,7 +4,7 @@
 
 namespace engram {
 
-void parse_GATHER(OpCall& c, const Attrs&) { c.params = std::monostate{}; }
+void parse_GATHER(OpCall& c, const Attrs&) { c.params = NoParams{}; }
 
 void infer_GATHER(const OpCall& c, std::vector<TensorSpec>& outs) {
   const Tensor &table = c.in[0], &idx = c.in[1];

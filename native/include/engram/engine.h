@@ -19,7 +19,7 @@ struct OpCall {
   OpParams params;
 
   template <class P>
-  const P& p() const { return std::get<P>(params); }
+  const P& p() const { return params.get<P>(); }
   const Tensor& input(int i) const;  // defined-or-undefined; E_ARG past arity
   bool has_input(int i) const { return i < (int)in.size() && in[i].defined(); }
 };

@@ -1,11 +1,39 @@
 // Typed parameters of each op, parsed from Attrs by the op's definition
 // (native/core/ops/<op>.cpp). Kernels read them with call.p<T>().
+// OpParams holds any params struct (type-checked on access), so an op's
+// struct can live next to the op; the foundation ops' structs are here.
 #pragma once
-#include <variant>
+#include <memory>
 
 #include "dtype.h"
+#include "error.h"
 
 namespace engram {
+
+struct NoParams {};
+
+class OpParams {
+ public:
+  OpParams() = default;
+  template <class T>
+  OpParams(T v) : p_(std::make_shared<const T>(std::move(v))), tag_(tag_of<T>()) {}  // NOLINT: implicit on purpose
+
+  template <class T>
+  const T& get() const {
+    if (tag_ != tag_of<T>()) fail(ErrorCode::E_INTERNAL, "op params accessed with the wrong type");
+    return *static_cast<const T*>(p_.get());
+  }
+  bool empty() const { return !p_; }
+
+ private:
+  template <class T>
+  static const void* tag_of() {
+    static const char tag = 0;
+    return &tag;
+  }
+  std::shared_ptr<const void> p_;
+  const void* tag_ = nullptr;
+};
 
 struct MatmulParams {
   bool trans_a = false;  // use A^T (A stored [..., K, M])
@@ -45,8 +73,5 @@ struct SdpaParams {
   bool causal = true;
   float scale = 0.0f;  // 0 => 1/sqrt(D)
 };
-
-using OpParams = std::variant<std::monostate, MatmulParams, UnaryParams, BinaryParams, AxisParams,
-                              NormParams, CastParams, SdpaParams>;
 
 }  // namespace engram
