@@ -23,6 +23,7 @@ ENGRAM_CPU_KERNEL(copy)
 ENGRAM_CPU_KERNEL(cast)
 ENGRAM_CPU_KERNEL(gather)
 ENGRAM_CPU_KERNEL(sdpa)
+ENGRAM_CPU_KERNEL(titans_linear)
 #undef ENGRAM_CPU_KERNEL
 
 // Reference dispatch (the parity harness runs every op through it).

@@ -46,7 +46,9 @@ namespace engram {
   X(CAST, "cast", 1, 1, 1)                             \
   X(GATHER, "gather", 2, 2, 1)                         \
   /* attention */                                      \
-  X(SDPA, "sdpa", 3, 3, 1)
+  X(SDPA, "sdpa", 3, 3, 1)                             \
+  /* test-time memory (native/core/ops/titans.cpp ...) */ \
+  X(TITANS_LINEAR, "titansLinear", 4, 8, 3)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,

@@ -1,0 +1,150 @@
+// Linear-memory dual-form chunk step (see chunk_linear.h).
+#include "chunk_linear.h"
+
+#include <algorithm>
+
+#include "../gemm.h"
+#include "engram/memory_hd.h"
+#include "mem_io.h"
+
+namespace engram {
+namespace cpu {
+namespace mem {
+
+size_t LinChunk::floats(int64_t C, int64_t dk, int64_t dv) {
+  return (size_t)(C * dk * 2 + C * dv + C * dk * 4 + C * C + dk + 4 + 3 * C + C * C + 8 * C);
+}
+
+void LinChunk::bind(float* buf, int64_t C, int64_t n_, int64_t dk_, int64_t dv_, bool mom_) {
+  n = n_;
+  dk = dk_;
+  dv = dv_;
+  mom = mom_;
+  float* p = buf;
+  Q = p, p += C * dk;
+  K = p, p += C * dk;
+  V = p, p += C * dv;
+  QAB = p, p += C * 2 * dk;
+  KCH = p, p += C * 2 * dk;
+  Wcp = p, p += C * C;
+  khlast = p, p += dk;
+  scal = p, p += 4;
+  gates = p;
+}
+
+namespace {
+struct CoeffScratch {
+  float *Cm, *A, *Bv, *Hc, *hlast, *La, *Lh;
+  int *Za, *Zh;
+};
+CoeffScratch coeff_scratch(const LinChunk& c, int64_t C) {
+  float* p = c.gates + 3 * C;
+  CoeffScratch s;
+  s.Cm = p, p += C * C;
+  s.A = p, p += C;
+  s.Bv = p, p += C;
+  s.Hc = p, p += C;
+  s.hlast = p, p += C;
+  s.La = p, p += C;
+  s.Lh = p, p += C;
+  s.Za = reinterpret_cast<int*>(p), p += C;
+  s.Zh = reinterpret_cast<int*>(p);
+  return s;
+}
+}  // namespace
+
+void lin_prep(LinChunk& c, int64_t C, bool decay) {
+  const int64_t n = c.n, dk = c.dk, sw = c.sw();
+  CoeffScratch s = coeff_scratch(c, C);
+  TitansCoeffView v{(int)n, s.Cm, (int)n, s.A, s.Bv, s.Hc, s.hlast};
+  hd_titans_coeffs((int)n, decay ? c.alpha(C) : nullptr, c.mom ? c.eta(C) : nullptr, c.theta(), 1, v, s.La, s.Za,
+                   s.Lh, s.Zh);
+  // Wcp = Cm * (Q K^T), lower triangle only (upper is zero in Cm).
+  sgemm(false, true, n, n, dk, 1.0f, c.Q, dk, c.K, dk, 0.0f, c.Wcp, n);
+  for (int64_t t = 0; t < n; ++t) {
+    float* w = c.Wcp + t * n;
+    const float* cm = s.Cm + t * n;
+    for (int64_t i = 0; i <= t; ++i) w[i] *= cm[i];
+    for (int64_t i = t + 1; i < n; ++i) w[i] = 0.0f;
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const float* q = c.Q + t * dk;
+    const float* k = c.K + t * dk;
+    float* qa = c.QAB + t * sw;
+    float* kc = c.KCH + t * sw;
+    const float ct = -s.Cm[(n - 1) * n + t];
+    for (int64_t j = 0; j < dk; ++j) {
+      qa[j] = s.A[t] * q[j];
+      kc[j] = ct * k[j];
+    }
+    if (c.mom)
+      for (int64_t j = 0; j < dk; ++j) {
+        qa[dk + j] = s.Bv[t] * q[j];
+        kc[dk + j] = -s.hlast[t] * k[j];
+      }
+  }
+  for (int64_t j = 0; j < dk; ++j) c.khlast[j] = -s.hlast[n - 1] * c.K[(n - 1) * dk + j];
+  c.scal[0] = s.A[n - 1];
+  c.scal[1] = s.Bv[n - 1];
+  c.scal[2] = s.Hc[n - 1];
+}
+
+void lin_apply(const LinChunk& c, int64_t w, float* X, const float* G, float* Y, int64_t ldy) {
+  const int64_t n = c.n, dk = c.dk, sw = c.sw();
+  // Y = QAB X^T  (= diag(A) Q M0^T + diag(Bv) Q S0^T)
+  GemmArgs y;
+  y.M = n, y.N = w, y.K = sw;
+  y.A = c.QAB, y.rsa = sw, y.csa = 1;
+  y.B = X, y.rsb = 1, y.csb = sw;
+  y.C = Y, y.rsc = ldy;
+  gemm(y);
+  // Y -= Wcp G
+  GemmArgs a;
+  a.M = n, a.N = w, a.K = n;
+  a.A = c.Wcp, a.rsa = n, a.csa = 1;
+  a.B = G, a.rsb = w, a.csb = 1;
+  a.C = Y, a.rsc = ldy;
+  a.alpha = -1.0f, a.beta = 1.0f;
+  gemm(a);
+  // X <- [A_n M + Bv_n S | Hc_n S] + G^T KCH
+  for (int64_t j = 0; j < w; ++j) {
+    float* m = X + j * sw;
+    if (c.mom) {
+      vaxpby(dk, c.Bvn(), m + dk, c.An(), m);
+      vscale(dk, c.Hcn(), m + dk);
+    } else {
+      vscale(dk, c.An(), m);
+    }
+  }
+  GemmArgs u;
+  u.M = w, u.N = sw, u.K = n;
+  u.A = G, u.rsa = 1, u.csa = w;
+  u.B = c.KCH, u.rsb = sw, u.csb = 1;
+  u.C = X, u.rsc = sw;
+  u.beta = 1.0f;
+  gemm(u);
+}
+
+void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, float* Y, int64_t ldy, float* R, float* Slast) {
+  const int64_t n = c.n, dk = c.dk, sw = c.sw();
+  // G = 2 (K M0^T - V[:, j0:j0+w])
+  GemmArgs r;
+  r.M = n, r.N = w, r.K = dk;
+  r.A = c.K, r.rsa = dk, r.csa = 1;
+  r.B = X, r.rsb = 1, r.csb = sw;
+  r.C = R, r.rsc = w;
+  r.alpha = 2.0f;
+  gemm(r);
+  for (int64_t t = 0; t < n; ++t) vaxpy(w, -2.0f, c.V + t * c.dv + j0, R + t * w);
+  lin_apply(c, w, X, R, Y, ldy);
+  if (!c.mom && Slast)
+    for (int64_t j = 0; j < w; ++j) {
+      float* s = Slast + j * dk;
+      const float g = R[(n - 1) * w + j];
+      for (int64_t e = 0; e < dk; ++e) s[e] = g * c.khlast[e];
+    }
+}
+
+}  // namespace mem
+}  // namespace cpu
+}  // namespace engram

@@ -1,0 +1,126 @@
+// Parity cases for the test-time memory ops: the chunk-parallel kernels (and
+// the recurrent modes) against the token-loop references of native/cpu/ops/
+// (stale-anchor loops in double, i.e. algorithms.md §12.1 oracle 2 for Titans
+// and TTT and oracle 4 for Gated DeltaNet), on odd shapes (T = 1, 63, 500;
+// D = 16, 60, 64, 128; H = 1, 3), chunk sizes 1..64 and tails, strided and
+// bf16/f16 inputs, gates with exact zeros and ones, and initial states.
+#include <cmath>
+#include <string>
+
+#include "../parity.h"
+#include "engram/philox.h"
+
+namespace engram {
+namespace parity {
+
+namespace {
+
+// Uniform gate in [lo, hi) of shape [B, T, H]; every `edge`-th value set to
+// `edge_val` (exact 0/1 gates exercise the zero-product paths).
+Tensor gate(const Dims& s, uint64_t seed, float lo, float hi, int edge = 0, float edge_val = 0.0f,
+            DType dt = DType::F32) {
+  Tensor t = rand_uniform(s, seed);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    p[i] = lo + (hi - lo) * p[i];
+    if (edge && i % edge == edge - 1) p[i] = edge_val;
+  }
+  if (dt == DType::F32) return t;
+  Attrs a;
+  a.set_string("to", dtype_name(dt));
+  return call_op1(OpId::CAST, {t}, a);
+}
+
+// Keys/queries with entries ~ N(0, 1/D) (norm ~ 1) so the inner steps are stable.
+Tensor seq(const Dims& s, uint64_t seed, DType dt, bool strided_view = false) {
+  float sc = 1.0f / std::sqrt((float)s[3]);
+  if (!strided_view) return rnd(s, seed, dt, sc);
+  Tensor base = rnd(Dims{s[0], s[1], s[3], s[2]}, seed, dt, sc);  // [B, T, D, H] -> view [B, T, H, D]
+  return base.permute({0, 1, 3, 2});
+}
+
+std::string shape_name(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv) {
+  return "B" + std::to_string(B) + " T" + std::to_string(T) + " H" + std::to_string(H) + " dk" +
+         std::to_string(dk) + " dv" + std::to_string(dv);
+}
+
+struct TitansCase {
+  int64_t B = 1, T = 63, H = 3, dk = 16, dv = 16, C = 16;
+  bool mom = true, decay = true, strided = false, state = false, recurrent = false;
+  DType dt = DType::F32;
+};
+
+Case titans_linear_case(const TitansCase& tc, uint64_t seed) {
+  Dims qs{tc.B, tc.T, tc.H, tc.dk}, vs{tc.B, tc.T, tc.H, tc.dv}, gs{tc.B, tc.T, tc.H};
+  Case c;
+  c.op = OpId::TITANS_LINEAR;
+  c.in = {seq(qs, seed, tc.dt, tc.strided), seq(qs, seed + 1, tc.dt, tc.strided), rnd(vs, seed + 2, tc.dt),
+          gate(gs, seed + 3, 0.05f, 0.3f)};
+  c.in.push_back(tc.decay ? gate(gs, seed + 4, 0.0f, 0.2f, 7, 1.0f) : Tensor());
+  c.in.push_back(tc.mom ? gate(gs, seed + 5, 0.5f, 0.95f, 5, 0.0f) : Tensor());
+  if (tc.state) {
+    c.in.push_back(rnd(Dims{tc.B, tc.H, tc.dv, tc.dk}, seed + 6, DType::F32, 0.3f));
+    c.in.push_back(rnd(Dims{1, tc.H, tc.dv, tc.dk}, seed + 7, DType::F32, 0.1f));
+  }
+  c.attrs.set_number("chunkSize", (double)tc.C);
+  c.attrs.set_bool("momentum", tc.mom);
+  c.attrs.set_bool("decay", tc.decay);
+  if (tc.recurrent) c.attrs.set_string("mode", "recurrent");
+  c.name = std::string(dtype_name(tc.dt)) + " " + shape_name(tc.B, tc.T, tc.H, tc.dk, tc.dv) + " C" +
+           std::to_string(tc.C) + (tc.mom ? "" : " nomom") + (tc.decay ? "" : " nodecay") +
+           (tc.strided ? " strided" : "") + (tc.state ? " state" : "") + (tc.recurrent ? " recurrent" : "");
+  c.tol = tc.dt == DType::F32 ? 1e-9 : tol_for(tc.dt);
+  return c;
+}
+
+}  // namespace
+
+ENGRAM_PARITY_CASES(titans_linear) {
+  uint64_t seed = 5000;
+  for (int64_t C : {1, 4, 16, 64}) {
+    TitansCase tc;
+    tc.C = C;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  for (int mask = 0; mask < 4; ++mask) {
+    TitansCase tc;
+    tc.mom = mask & 1;
+    tc.decay = mask & 2;
+    tc.T = 40;
+    tc.C = 8;
+    tc.state = true;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+    tc.recurrent = true;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  {
+    TitansCase tc;  // T = 1, one head (slice-parallel path)
+    tc.T = 1, tc.H = 1, tc.dk = 60, tc.dv = 64, tc.C = 64;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  {
+    TitansCase tc;  // long, tail chunk, one head (slices)
+    tc.T = 500, tc.H = 1, tc.dk = 64, tc.dv = 60, tc.C = 64, tc.state = true;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+    tc.recurrent = true;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  {
+    TitansCase tc;  // wide heads, strided views, B = 2
+    tc.B = 2, tc.T = 37, tc.H = 3, tc.dk = 128, tc.dv = 128, tc.C = 16, tc.strided = true;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    TitansCase tc;
+    tc.dt = dt, tc.T = 63, tc.C = 16, tc.dk = 64, tc.dv = 64, tc.H = 1;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  {
+    TitansCase tc;  // chunk larger than T
+    tc.T = 20, tc.C = 64;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+}
+
+}  // namespace parity
+}  // namespace engram
