@@ -37,6 +37,7 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::GATHER:
     case OpId::SDPA:
       return nullptr;
+    case OpId::GATED_DELTA_RULE: return nullptr;
     case OpId::TITANS_LINEAR: return nullptr;
     case OpId::COUNT: break;
   }

@@ -50,6 +50,7 @@ KernelPair kernels_for(OpId id) {
     case OpId::CAST: return {cpu_cast, ref_cast};
     case OpId::GATHER: return {cpu_gather, ref_gather};
     case OpId::SDPA: return {cpu_sdpa, ref_sdpa};
+    case OpId::GATED_DELTA_RULE: return {cpu_gated_delta_rule, ref_gated_delta_rule};
     case OpId::TITANS_LINEAR: return {cpu_titans_linear, ref_titans_linear};
     case OpId::COUNT: break;
   }

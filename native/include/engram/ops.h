@@ -48,6 +48,7 @@ namespace engram {
   /* attention */                                      \
   X(SDPA, "sdpa", 3, 3, 1)                             \
   /* test-time memory (native/core/ops/titans.cpp ...) */ \
+  X(GATED_DELTA_RULE, "gatedDeltaRule", 5, 6, 2)        \
   X(TITANS_LINEAR, "titansLinear", 4, 8, 3)
 
 enum class OpId : uint16_t {

@@ -73,7 +73,89 @@ Case titans_linear_case(const TitansCase& tc, uint64_t seed) {
   return c;
 }
 
+// l2-normalised rows (the models normalise keys; keeps (I + A)^{-1} tame).
+Tensor unit_rows(const Dims& s, uint64_t seed, DType dt, bool strided_view = false) {
+  Tensor t = rnd(Dims{s[0], s[1], s[3], s[2]}, seed);  // [B, T, D, H]
+  float* p = t.data<float>();
+  const int64_t D = s[3], H = s[2];
+  for (int64_t r = 0; r < s[0] * s[1]; ++r)
+    for (int64_t h = 0; h < H; ++h) {
+      double nn = 0;
+      for (int64_t d = 0; d < D; ++d) nn += (double)p[(r * D + d) * H + h] * p[(r * D + d) * H + h];
+      const float inv = (float)(1.0 / std::sqrt(nn + 1e-12));
+      for (int64_t d = 0; d < D; ++d) p[(r * D + d) * H + h] *= inv;
+    }
+  if (dt != DType::F32) {
+    Attrs a;
+    a.set_string("to", dtype_name(dt));
+    t = call_op1(OpId::CAST, {t}, a);
+  }
+  Tensor v = t.permute({0, 1, 3, 2});
+  return strided_view ? v : contiguous(v);
+}
+
+struct GdnCase {
+  int64_t B = 1, T = 63, H = 3, dk = 16, dv = 16, C = 16;
+  float gmin = -1.0f;
+  bool strided = false, state = false, recurrent = false;
+  DType dt = DType::F32;
+};
+
+Case gdn_case(const GdnCase& gc, uint64_t seed) {
+  Dims qs{gc.B, gc.T, gc.H, gc.dk}, vs{gc.B, gc.T, gc.H, gc.dv}, gs{gc.B, gc.T, gc.H};
+  Case c;
+  c.op = OpId::GATED_DELTA_RULE;
+  c.in = {unit_rows(qs, seed, gc.dt, gc.strided), unit_rows(qs, seed + 1, gc.dt, gc.strided), rnd(vs, seed + 2, gc.dt),
+          gate(gs, seed + 3, gc.gmin, 0.0f, 6, 0.0f), gate(gs, seed + 4, 0.05f, 0.95f)};
+  if (gc.state) c.in.push_back(rnd(Dims{gc.B, gc.H, gc.dk, gc.dv}, seed + 5, DType::F32, 0.5f));
+  c.attrs.set_number("chunkSize", (double)gc.C);
+  if (gc.recurrent) c.attrs.set_string("mode", "recurrent");
+  c.name = std::string(dtype_name(gc.dt)) + " " + shape_name(gc.B, gc.T, gc.H, gc.dk, gc.dv) + " C" +
+           std::to_string(gc.C) + " gmin" + std::to_string((int)gc.gmin) + (gc.strided ? " strided" : "") +
+           (gc.state ? " state" : "") + (gc.recurrent ? " recurrent" : "");
+  c.tol = gc.dt == DType::F32 ? 1e-9 : tol_for(gc.dt);
+  return c;
+}
+
 }  // namespace
+
+ENGRAM_PARITY_CASES(gated_delta_rule) {
+  uint64_t seed = 7000;
+  for (int64_t C : {1, 8, 16, 64}) {
+    GdnCase gc;
+    gc.C = C;
+    cases.push_back(gdn_case(gc, seed += 10));
+  }
+  {
+    GdnCase gc;  // strong decay (exp(G) underflows inside a chunk), tail chunk
+    gc.T = 100, gc.C = 64, gc.gmin = -8.0f, gc.state = true;
+    cases.push_back(gdn_case(gc, seed += 10));
+  }
+  for (int64_t dk : {16, 60, 64, 128}) {
+    GdnCase gc;  // one head: column-slice path
+    gc.T = dk == 128 ? 70 : 500, gc.H = 1, gc.dk = dk, gc.dv = dk == 60 ? 64 : dk, gc.C = 64, gc.state = true;
+    cases.push_back(gdn_case(gc, seed += 10));
+    gc.recurrent = true;
+    cases.push_back(gdn_case(gc, seed += 10));
+  }
+  {
+    GdnCase gc;
+    gc.T = 1, gc.H = 1, gc.dk = 64, gc.dv = 64, gc.C = 64;
+    cases.push_back(gdn_case(gc, seed += 10));
+  }
+  {
+    GdnCase gc;
+    gc.B = 2, gc.T = 45, gc.H = 3, gc.dk = 32, gc.dv = 48, gc.C = 32, gc.strided = true, gc.state = true;
+    cases.push_back(gdn_case(gc, seed += 10));
+    gc.recurrent = true;
+    cases.push_back(gdn_case(gc, seed += 10));
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    GdnCase gc;
+    gc.dt = dt, gc.T = 63, gc.C = 16, gc.dk = 64, gc.dv = 64, gc.H = 1;
+    cases.push_back(gdn_case(gc, seed += 10));
+  }
+}
 
 ENGRAM_PARITY_CASES(titans_linear) {
   uint64_t seed = 5000;
