@@ -39,6 +39,7 @@ Kernel kernel_for(const OpCall& call) {
       return nullptr;
     case OpId::GATED_DELTA_RULE: return nullptr;
     case OpId::TITANS_LINEAR: return nullptr;
+    case OpId::TITANS_MLP: return nullptr;
     case OpId::COUNT: break;
   }
   return nullptr;

@@ -52,6 +52,7 @@ KernelPair kernels_for(OpId id) {
     case OpId::SDPA: return {cpu_sdpa, ref_sdpa};
     case OpId::GATED_DELTA_RULE: return {cpu_gated_delta_rule, ref_gated_delta_rule};
     case OpId::TITANS_LINEAR: return {cpu_titans_linear, ref_titans_linear};
+    case OpId::TITANS_MLP: return {cpu_titans_mlp, ref_titans_mlp};
     case OpId::COUNT: break;
   }
   return {nullptr, nullptr};

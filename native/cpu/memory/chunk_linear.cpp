@@ -53,6 +53,11 @@ CoeffScratch coeff_scratch(const LinChunk& c, int64_t C) {
 }
 }  // namespace
 
+LinCoeffs lin_coeffs(const LinChunk& c, int64_t C) {
+  CoeffScratch s = coeff_scratch(c, C);
+  return {s.Cm, s.A, s.Bv, s.Hc, s.hlast};
+}
+
 void lin_prep(LinChunk& c, int64_t C, bool decay) {
   const int64_t n = c.n, dk = c.dk, sw = c.sw();
   CoeffScratch s = coeff_scratch(c, C);

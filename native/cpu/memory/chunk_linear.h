@@ -47,6 +47,13 @@ struct LinChunk {
   float* eta(int64_t C) const { return gates + 2 * C; }
 };
 
+// The coefficient matrices of a prepared chunk (valid after lin_prep; they
+// live in the chunk's buffer): Cm [n, n] (row stride n), A, Bv, Hc, hlast [n].
+struct LinCoeffs {
+  const float *Cm, *A, *Bv, *Hc, *hlast;
+};
+LinCoeffs lin_coeffs(const LinChunk& c, int64_t C);
+
 // Builds the coefficient matrices and the state-independent products. Q, K,
 // V and the gates must be filled; decay/mom say which gates are used.
 void lin_prep(LinChunk& c, int64_t C, bool decay);

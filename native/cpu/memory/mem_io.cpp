@@ -190,7 +190,7 @@ inline void act1(MemAct k, float x, float* y, float* d) {
 }
 
 template <MemAct K>
-ENGRAM_MULTIVERSION void vact_k(int64_t n, const float* __restrict x, float* __restrict y, float* __restrict d) {
+ENGRAM_MULTIVERSION void vact_k(int64_t n, const float* x, float* y, float* __restrict d) {  // y may alias x
   if (d) {
     for (int64_t i = 0; i < n; ++i) act1(K, x[i], y + i, d + i);
   } else {

@@ -37,7 +37,7 @@ void vaxpby(int64_t n, float a, const float* x, float b, float* y);    // y = a 
 void vscale(int64_t n, float a, float* x);                             // x *= a
 float vdot(int64_t n, const float* x, const float* y);
 void vmul(int64_t n, const float* x, float* y);                        // y *= x
-// y = act(x) and, when d != nullptr, d = act'(x); fast vectorised forms of
+// y = act(x) (y may alias x) and, when d != nullptr, d = act'(x); fast vectorised forms of
 // hd_mem_act / hd_mem_act_grad (max abs error ~2e-7 relative to |x| scale).
 void vact(int64_t n, MemAct k, const float* x, float* y, float* d);
 float fast_act(MemAct k, float x);  // scalar of the same

@@ -49,7 +49,8 @@ namespace engram {
   X(SDPA, "sdpa", 3, 3, 1)                             \
   /* test-time memory (native/core/ops/titans.cpp ...) */ \
   X(GATED_DELTA_RULE, "gatedDeltaRule", 5, 6, 2)        \
-  X(TITANS_LINEAR, "titansLinear", 4, 8, 3)
+  X(TITANS_LINEAR, "titansLinear", 4, 8, 3)            \
+  X(TITANS_MLP, "titansMlp", 4, 10, 5)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,

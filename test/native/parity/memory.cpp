@@ -117,7 +117,89 @@ Case gdn_case(const GdnCase& gc, uint64_t seed) {
   return c;
 }
 
+struct MlpCase {
+  int64_t B = 1, T = 63, H = 3, d = 16, dh = 64, C = 16;
+  bool mom = true, decay = true, strided = false, state = true, hidden_opt = false;
+  const char* act = "gelu";
+  DType dt = DType::F32;
+};
+
+Case titans_mlp_case(const MlpCase& mc, uint64_t seed) {
+  Dims qs{mc.B, mc.T, mc.H, mc.d}, gs{mc.B, mc.T, mc.H};
+  Case c;
+  c.op = OpId::TITANS_MLP;
+  // Milder gates than the linear cases: the MLP inner problem is less well
+  // conditioned, and a diverging memory would compare overflow, not kernels.
+  c.in = {seq(qs, seed, mc.dt, mc.strided), seq(qs, seed + 1, mc.dt, mc.strided), rnd(qs, seed + 2, mc.dt, 0.5f),
+          gate(gs, seed + 3, 0.02f, 0.15f)};
+  c.in.push_back(mc.decay ? gate(gs, seed + 4, 0.0f, 0.05f, 29, 1.0f) : Tensor());
+  c.in.push_back(mc.mom ? gate(gs, seed + 5, 0.3f, 0.8f, 5, 0.0f) : Tensor());
+  if (mc.state) {
+    const float s1 = 1.0f / std::sqrt((float)mc.dh), s2 = 1.0f / std::sqrt((float)mc.d);
+    c.in.push_back(rnd(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 6, DType::F32, s1));
+    c.in.push_back(rnd(Dims{1, mc.H, mc.dh, mc.d}, seed + 7, DType::F32, s2));
+    c.in.push_back(rnd(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 8, DType::F32, 0.1f * s1));
+    c.in.push_back(rnd(Dims{mc.B, mc.H, mc.dh, mc.d}, seed + 9, DType::F32, 0.1f * s2));
+  }
+  c.attrs.set_number("chunkSize", (double)mc.C);
+  c.attrs.set_bool("momentum", mc.mom);
+  c.attrs.set_bool("decay", mc.decay);
+  c.attrs.set_string("activation", mc.act);
+  if (mc.hidden_opt) c.attrs.set_number("hidden", (double)mc.dh);
+  c.name = std::string(dtype_name(mc.dt)) + " " + shape_name(mc.B, mc.T, mc.H, mc.d, mc.d) + " dh" +
+           std::to_string(mc.dh) + " C" + std::to_string(mc.C) + " " + mc.act + (mc.mom ? "" : " nomom") +
+           (mc.decay ? "" : " nodecay") + (mc.strided ? " strided" : "") + (mc.state ? "" : " zero-state");
+  c.tol = mc.dt == DType::F32 ? 1e-9 : tol_for(mc.dt);
+  return c;
+}
+
 }  // namespace
+
+ENGRAM_PARITY_CASES(titans_mlp) {
+  uint64_t seed = 9000;
+  for (int64_t C : {1, 4, 16, 64}) {
+    MlpCase mc;
+    mc.C = C;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  for (int mask = 0; mask < 3; ++mask) {
+    MlpCase mc;
+    mc.mom = mask & 1, mc.decay = mask & 2, mc.T = 30, mc.C = 8;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  for (const char* act : {"geluTanh", "silu", "relu", "tanh"}) {
+    MlpCase mc;
+    mc.act = act, mc.T = 20, mc.C = 8, mc.H = 1;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  {
+    MlpCase mc;  // one head (threaded GEMMs), long, tail chunk
+    mc.T = 500, mc.H = 1, mc.C = 64;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  {
+    MlpCase mc;  // d = 64, dh = 256; T = 1
+    mc.T = 1, mc.H = 1, mc.d = 64, mc.dh = 256, mc.C = 64;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+    mc.T = 63, mc.C = 16;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  {
+    MlpCase mc;  // d = 60 with a hidden width given as an option, strided, B = 2
+    mc.B = 2, mc.T = 33, mc.H = 3, mc.d = 60, mc.dh = 40, mc.C = 16, mc.strided = true, mc.hidden_opt = true;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  {
+    MlpCase mc;  // zero initial state (a fixed point: outputs are q)
+    mc.state = false, mc.T = 10, mc.C = 4;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    MlpCase mc;
+    mc.dt = dt, mc.T = 40, mc.C = 16, mc.H = 1;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
+}
 
 ENGRAM_PARITY_CASES(gated_delta_rule) {
   uint64_t seed = 7000;
