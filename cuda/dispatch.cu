@@ -40,6 +40,8 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::GATED_DELTA_RULE: return nullptr;
     case OpId::TITANS_LINEAR: return nullptr;
     case OpId::TITANS_MLP: return nullptr;
+    case OpId::TTT_LINEAR: return nullptr;
+    case OpId::TTT_MLP: return nullptr;
     case OpId::COUNT: break;
   }
   return nullptr;

@@ -215,6 +215,37 @@ void vact(int64_t n, MemAct k, const float* x, float* y, float* d) {
   }
 }
 
+// ---- double-precision activations (the references) ----
+double act_ref(MemAct k, double x) {
+  switch (k) {
+    case MemAct::GELU: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case MemAct::GELU_TANH: return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    case MemAct::SILU: return x / (1.0 + std::exp(-x));
+    case MemAct::RELU: return x > 0 ? x : 0.0;
+    case MemAct::TANH: return std::tanh(x);
+  }
+  return x;
+}
+double act_grad_ref(MemAct k, double x) {
+  switch (k) {
+    case MemAct::GELU: return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2.0 * 3.14159265358979323846);
+    case MemAct::GELU_TANH: {
+      const double kk = 0.7978845608028654, t = std::tanh(kk * (x + 0.044715 * x * x * x));
+      return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * kk * (1.0 + 3.0 * 0.044715 * x * x);
+    }
+    case MemAct::SILU: {
+      const double s = 1.0 / (1.0 + std::exp(-x));
+      return s * (1.0 + x * (1.0 - s));
+    }
+    case MemAct::RELU: return x > 0 ? 1.0 : 0.0;
+    case MemAct::TANH: {
+      const double t = std::tanh(x);
+      return 1.0 - t * t;
+    }
+  }
+  return 1.0;
+}
+
 // ---- planning ----
 int64_t plan_slices(int64_t BH, int64_t rows, int64_t min_rows) {
   const int64_t nt = num_threads();

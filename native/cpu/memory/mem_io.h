@@ -41,6 +41,9 @@ void vmul(int64_t n, const float* x, float* y);                        // y *= x
 // hd_mem_act / hd_mem_act_grad (max abs error ~2e-7 relative to |x| scale).
 void vact(int64_t n, MemAct k, const float* x, float* y, float* d);
 float fast_act(MemAct k, float x);  // scalar of the same
+// Double-precision activation and derivative (the reference kernels).
+double act_ref(MemAct k, double x);
+double act_grad_ref(MemAct k, double x);
 
 // ---- task planning ----
 // Row slices per (b, h) so that B*H*slices tasks balance `threads` threads

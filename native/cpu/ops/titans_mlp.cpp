@@ -104,37 +104,6 @@ void cpu_titans_mlp(OpCall& c) {
   }
 }
 
-namespace {
-double act_d(MemAct k, double x) {
-  switch (k) {
-    case MemAct::GELU: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case MemAct::GELU_TANH: return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
-    case MemAct::SILU: return x / (1.0 + std::exp(-x));
-    case MemAct::RELU: return x > 0 ? x : 0.0;
-    case MemAct::TANH: return std::tanh(x);
-  }
-  return x;
-}
-double act_grad_d(MemAct k, double x) {
-  switch (k) {
-    case MemAct::GELU: return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI);
-    case MemAct::GELU_TANH: {
-      const double kk = 0.7978845608028654, t = std::tanh(kk * (x + 0.044715 * x * x * x));
-      return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * kk * (1.0 + 3.0 * 0.044715 * x * x);
-    }
-    case MemAct::SILU: {
-      const double s = 1.0 / (1.0 + std::exp(-x));
-      return s * (1.0 + x * (1.0 - s));
-    }
-    case MemAct::RELU: return x > 0 ? 1.0 : 0.0;
-    case MemAct::TANH: {
-      const double t = std::tanh(x);
-      return 1.0 - t * t;
-    }
-  }
-  return 1.0;
-}
-}  // namespace
 
 void ref_titans_mlp(OpCall& c) {
   const TitansParams& p = c.p<TitansParams>();
@@ -177,7 +146,7 @@ void ref_titans_mlp(OpCall& c) {
           double s = 0;
           for (int64_t i = 0; i < d; ++i) s += A2[(size_t)(j * d + i)] * k[(size_t)i];
           z[(size_t)j] = s;
-          hh[(size_t)j] = act_d(p.act, s);
+          hh[(size_t)j] = mem::act_ref(p.act, s);
         }
         for (int64_t i = 0; i < d; ++i) {
           double s = k[(size_t)i] - v[(size_t)i];
@@ -188,7 +157,7 @@ void ref_titans_mlp(OpCall& c) {
         for (int64_t j = 0; j < dh; ++j) {
           double s = 0;
           for (int64_t i = 0; i < d; ++i) s += A1[(size_t)(i * dh + j)] * e[(size_t)i];
-          dl[(size_t)j] = 2.0 * s * act_grad_d(p.act, z[(size_t)j]);
+          dl[(size_t)j] = 2.0 * s * mem::act_grad_ref(p.act, z[(size_t)j]);
         }
         for (int64_t i = 0; i < d; ++i)
           for (int64_t j = 0; j < dh; ++j) {
@@ -206,7 +175,7 @@ void ref_titans_mlp(OpCall& c) {
         for (int64_t j = 0; j < dh; ++j) {
           double s = 0;
           for (int64_t i = 0; i < d; ++i) s += W2[(size_t)(j * d + i)] * q[(size_t)i];
-          hq[(size_t)j] = act_d(p.act, s);
+          hq[(size_t)j] = mem::act_ref(p.act, s);
         }
         for (int64_t i = 0; i < d; ++i) {
           double s = q[(size_t)i];

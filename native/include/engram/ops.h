@@ -50,7 +50,9 @@ namespace engram {
   /* test-time memory (native/core/ops/titans.cpp ...) */ \
   X(GATED_DELTA_RULE, "gatedDeltaRule", 5, 6, 2)        \
   X(TITANS_LINEAR, "titansLinear", 4, 8, 3)            \
-  X(TITANS_MLP, "titansMlp", 4, 10, 5)
+  X(TITANS_MLP, "titansMlp", 4, 10, 5)                \
+  X(TTT_LINEAR, "tttLinear", 4, 8, 3)                  \
+  X(TTT_MLP, "tttMlp", 4, 10, 5)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,

@@ -153,7 +153,99 @@ Case titans_mlp_case(const MlpCase& mc, uint64_t seed) {
   return c;
 }
 
+struct TttCase {
+  int64_t B = 1, T = 63, H = 3, dk = 16, dv = 16, dh = 64, C = 16;
+  bool mlp = false, ln = true, residual = true, bias = true, token_idx = false, state = true, ln_params = true;
+  bool strided = false;
+  const char* act = "geluTanh";
+  DType dt = DType::F32;
+};
+
+Case ttt_case(const TttCase& tc, uint64_t seed) {
+  Dims qs{tc.B, tc.T, tc.H, tc.dk}, vs{tc.B, tc.T, tc.H, tc.dv}, gs{tc.B, tc.T, tc.H};
+  Case c;
+  c.op = tc.mlp ? OpId::TTT_MLP : OpId::TTT_LINEAR;
+  c.in = {seq(qs, seed, tc.dt, tc.strided), seq(qs, seed + 1, tc.dt, tc.strided), rnd(vs, seed + 2, tc.dt, 0.5f),
+          gate(gs, seed + 3, 0.05f, 0.5f, 9, 0.0f)};
+  const bool lnp = tc.ln && tc.ln_params;
+  c.in.push_back(lnp ? rnd(Dims{tc.H, tc.dv}, seed + 4, DType::F32, 0.2f, 1.0f) : Tensor());
+  c.in.push_back(lnp ? rnd(Dims{tc.H, tc.dv}, seed + 5, DType::F32, 0.1f) : Tensor());
+  if (tc.state) {
+    if (!tc.mlp) {
+      c.in.push_back(rnd(Dims{tc.B, tc.H, tc.dk, tc.dv}, seed + 6, DType::F32, 1.0f / std::sqrt((float)tc.dk)));
+      c.in.push_back(tc.bias ? rnd(Dims{1, tc.H, tc.dv}, seed + 7, DType::F32, 0.1f) : Tensor());
+    } else {
+      c.in.push_back(rnd(Dims{tc.B, tc.H, tc.dk, tc.dh}, seed + 6, DType::F32, 1.0f / std::sqrt((float)tc.dk)));
+      c.in.push_back(tc.bias ? rnd(Dims{tc.B, tc.H, tc.dh}, seed + 7, DType::F32, 0.1f) : Tensor());
+      c.in.push_back(rnd(Dims{tc.B, tc.H, tc.dh, tc.dv}, seed + 8, DType::F32, 1.0f / std::sqrt((float)tc.dh)));
+      c.in.push_back(tc.bias ? rnd(Dims{tc.B, tc.H, tc.dv}, seed + 9, DType::F32, 0.1f) : Tensor());
+    }
+  }
+  c.attrs.set_number("chunkSize", (double)tc.C);
+  c.attrs.set_bool("layerNorm", tc.ln);
+  c.attrs.set_bool("residual", tc.residual);
+  c.attrs.set_bool("bias", tc.bias);
+  c.attrs.set_bool("tokenIdx", tc.token_idx);
+  if (tc.mlp) {
+    c.attrs.set_string("activation", tc.act);
+    c.attrs.set_number("hidden", (double)tc.dh);
+  }
+  c.name = std::string(dtype_name(tc.dt)) + " " + shape_name(tc.B, tc.T, tc.H, tc.dk, tc.dv) +
+           (tc.mlp ? " dh" + std::to_string(tc.dh) + " " + tc.act : std::string()) + " C" + std::to_string(tc.C) +
+           (tc.ln ? "" : " noLN") + (tc.residual ? "" : " nores") + (tc.bias ? "" : " nobias") +
+           (tc.token_idx ? " tokenIdx" : "") + (tc.state ? "" : " zero-state") + (tc.strided ? " strided" : "");
+  c.tol = tc.dt == DType::F32 ? 1e-9 : tol_for(tc.dt);
+  return c;
+}
+
 }  // namespace
+
+ENGRAM_PARITY_CASES(ttt) {
+  uint64_t seed = 11000;
+  for (int mlp = 0; mlp < 2; ++mlp) {
+    for (int64_t C : {1, 4, 16, 64}) {
+      TttCase tc;
+      tc.mlp = mlp, tc.C = C;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+    for (int mask = 0; mask < 8; ++mask) {
+      TttCase tc;
+      tc.mlp = mlp, tc.T = 24, tc.C = 8, tc.H = 1;
+      tc.ln = mask & 1, tc.residual = mask & 2, tc.bias = mask & 4, tc.token_idx = mask == 7;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+    {
+      TttCase tc;  // one head, long, tail chunk, no LN parameters
+      tc.mlp = mlp, tc.T = 500, tc.H = 1, tc.C = 16, tc.ln_params = false;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+    {
+      TttCase tc;  // d = 64, T = 1, zero initial state
+      tc.mlp = mlp, tc.T = 1, tc.H = 1, tc.dk = tc.dv = 64, tc.dh = 256, tc.state = false;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+    {
+      TttCase tc;  // dk != dv without the residual, strided, B = 2
+      tc.mlp = mlp, tc.B = 2, tc.T = 37, tc.dk = 60, tc.dv = 64, tc.dh = 48, tc.residual = false, tc.strided = true;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+    {
+      TttCase tc;
+      tc.mlp = mlp, tc.T = 40, tc.H = 1, tc.dk = tc.dv = 128, tc.dh = 128, tc.C = 16;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+    for (DType dt : {DType::BF16, DType::F16}) {
+      TttCase tc;
+      tc.mlp = mlp, tc.dt = dt, tc.T = 40, tc.H = 1;
+      cases.push_back(ttt_case(tc, seed += 20));
+    }
+  }
+  for (const char* act : {"gelu", "silu", "relu", "tanh"}) {
+    TttCase tc;
+    tc.mlp = true, tc.act = act, tc.T = 20, tc.C = 8, tc.H = 1;
+    cases.push_back(ttt_case(tc, seed += 20));
+  }
+}
 
 ENGRAM_PARITY_CASES(titans_mlp) {
   uint64_t seed = 9000;
