@@ -12,7 +12,7 @@ namespace cpu {
 namespace mem {
 
 size_t LinChunk::floats(int64_t C, int64_t dk, int64_t dv) {
-  return (size_t)(C * dk * 2 + C * dv + C * dk * 4 + C * C + dk + 4 + 3 * C + C * C + 8 * C);
+  return (size_t)(C * dk * 2 + C * dv + C * dk * 4 + C * C + dk + 4 + 3 * C + C * C + 9 * C);
 }
 
 void LinChunk::bind(float* buf, int64_t C, int64_t n_, int64_t dk_, int64_t dv_, bool mom_) {
@@ -34,7 +34,7 @@ void LinChunk::bind(float* buf, int64_t C, int64_t n_, int64_t dk_, int64_t dv_,
 
 namespace {
 struct CoeffScratch {
-  float *Cm, *A, *Bv, *Hc, *hlast, *La, *Lh;
+  float *Cm, *A, *Bv, *Hc, *hlast, *La, *Lh, *tmp;
   int *Za, *Zh;
 };
 CoeffScratch coeff_scratch(const LinChunk& c, int64_t C) {
@@ -47,11 +47,67 @@ CoeffScratch coeff_scratch(const LinChunk& c, int64_t C) {
   s.hlast = p, p += C;
   s.La = p, p += C;
   s.Lh = p, p += C;
+  s.tmp = p, p += C;
   s.Za = reinterpret_cast<int*>(p), p += C;
   s.Zh = reinterpret_cast<int*>(p);
   return s;
 }
 }  // namespace
+
+// hd_titans_coeffs (memory_hd.h) with the exponentials vectorised: the same
+// log-prefix segment products and Cm/Bv recurrences, row by row.
+void titans_coeffs_fast(int64_t n, const float* alpha, const float* eta, const float* theta, const TitansCoeffView& c,
+                        float* La, int* Za, float* Lh, int* Zh, float* tmp) {
+  const bool decay = alpha != nullptr, mom = eta != nullptr;
+  if (decay) hd_log_prefix((int)n, alpha, 1, true, La, Za);
+  if (mom) hd_log_prefix((int)n, eta, 1, false, Lh, Zh);
+  auto prefix = [&](bool on, const float* L, const int* Z, float* out, float off) {
+    if (!on) {
+      for (int64_t t = 0; t < n; ++t) out[t] = off;
+      return;
+    }
+    vexp(n, L, out);
+    for (int64_t t = 0; t < n; ++t)
+      if (Z[t] >= 0 || L[t] < -80.0f) out[t] = 0.0f;
+  };
+  prefix(decay, La, Za, c.A, 1.0f);
+  prefix(mom, Lh, Zh, c.Hc, 0.0f);
+  // seg(L, Z, t, row): row[i] = prod_{i<j<=t} x_j for i < t
+  auto seg = [&](const float* L, const int* Z, int64_t t, float* row) {
+    for (int64_t i = 0; i < t; ++i) tmp[i] = L[t] - L[i];
+    vexp(t, tmp, row);
+    // exact zeros past a zero gate; products below e^-80 flushed (no denormals in the GEMMs)
+    for (int64_t i = 0; i < t; ++i)
+      if (i < Z[t] || tmp[i] < -80.0f) row[i] = 0.0f;
+  };
+  for (int64_t t = 0; t < n; ++t) {
+    float* row = c.Cm + t * c.ldc;
+    if (!mom) {
+      if (decay) seg(La, Za, t, row);
+      else
+        for (int64_t i = 0; i < t; ++i) row[i] = 1.0f;
+      row[t] = 1.0f;
+      for (int64_t i = 0; i <= t; ++i) row[i] *= theta[i];
+      c.Bv[t] = 0.0f;
+    } else {
+      const float at = decay ? 1.0f - alpha[t] : 1.0f;
+      const float* prev = c.Cm + (t - 1) * c.ldc;  // X[t-1, :], unscaled until the end
+      seg(Lh, Zh, t, row);
+      for (int64_t i = 0; i < t; ++i) row[i] += at * prev[i];
+      row[t] = 1.0f;
+      c.Bv[t] = (t ? at * c.Bv[t - 1] : 0.0f) + c.Hc[t];
+    }
+    for (int64_t i = t + 1; i < c.ldc; ++i) row[i] = 0.0f;
+  }
+  if (mom) {
+    for (int64_t t = 0; t < n; ++t) vmul(t + 1, theta, c.Cm + t * c.ldc);
+    seg(Lh, Zh, n - 1, c.hlast);
+    c.hlast[n - 1] = 1.0f;
+    vmul(n, theta, c.hlast);
+  } else {
+    for (int64_t i = 0; i < n; ++i) c.hlast[i] = i == n - 1 ? theta[i] : 0.0f;
+  }
+}
 
 LinCoeffs lin_coeffs(const LinChunk& c, int64_t C) {
   CoeffScratch s = coeff_scratch(c, C);
@@ -62,8 +118,8 @@ void lin_prep(LinChunk& c, int64_t C, bool decay) {
   const int64_t n = c.n, dk = c.dk, sw = c.sw();
   CoeffScratch s = coeff_scratch(c, C);
   TitansCoeffView v{(int)n, s.Cm, (int)n, s.A, s.Bv, s.Hc, s.hlast};
-  hd_titans_coeffs((int)n, decay ? c.alpha(C) : nullptr, c.mom ? c.eta(C) : nullptr, c.theta(), 1, v, s.La, s.Za,
-                   s.Lh, s.Zh);
+  titans_coeffs_fast(n, decay ? c.alpha(C) : nullptr, c.mom ? c.eta(C) : nullptr, c.theta(), v, s.La, s.Za, s.Lh,
+                     s.Zh, s.tmp);
   // Wcp = Cm * (Q K^T), lower triangle only (upper is zero in Cm).
   sgemm(false, true, n, n, dk, 1.0f, c.Q, dk, c.K, dk, 0.0f, c.Wcp, n);
   for (int64_t t = 0; t < n; ++t) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 namespace engram {
+struct TitansCoeffView;
 namespace cpu {
 namespace mem {
 
@@ -53,6 +54,12 @@ struct LinCoeffs {
   const float *Cm, *A, *Bv, *Hc, *hlast;
 };
 LinCoeffs lin_coeffs(const LinChunk& c, int64_t C);
+
+// hd_titans_coeffs (engram/memory_hd.h) with vectorised exponentials (the CPU
+// path; test_memory_hd checks the two agree). alpha/eta null when off; La,
+// Lh, tmp [n] floats and Za, Zh [n] ints of scratch.
+void titans_coeffs_fast(int64_t n, const float* alpha, const float* eta, const float* theta, const TitansCoeffView& c,
+                        float* La, int* Za, float* Lh, int* Zh, float* tmp);
 
 // Builds the coefficient matrices and the state-independent products. Q, K,
 // V and the gates must be filled; decay/mom say which gates are used.

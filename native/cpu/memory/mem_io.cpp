@@ -32,6 +32,11 @@ inline const T* elem_ptr(const Tensor& x, int64_t off) {
 void load_rows(const Tensor& x, int64_t b, int64_t h, int64_t t0, int64_t n, float* out, int64_t ld) {
   const int64_t D = x.size(3), sT = x.stride(1), sD = x.stride(3);
   const int64_t base = b * x.stride(0) + t0 * sT + h * x.stride(2);
+  if (x.dtype() == DType::F32 && sD == 1) {
+    const float* p = elem_ptr<float>(x, base);
+    for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * ld, p + i * sT, (size_t)D * sizeof(float));
+    return;
+  }
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = elem_ptr<T>(x, base);
@@ -50,6 +55,12 @@ void load_rows(const Tensor& x, int64_t b, int64_t h, int64_t t0, int64_t n, flo
 void store_rows(const Tensor& y, int64_t b, int64_t h, int64_t t0, int64_t n, int64_t c0, int64_t w,
                 const float* src, int64_t ld) {
   const int64_t H = y.size(2), T = y.size(1), D = y.size(3);
+  if (y.dtype() == DType::F32) {
+    float* p = y.data<float>();
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(p + ((b * T + t0 + i) * H + h) * D + c0, src + i * ld, (size_t)w * sizeof(float));
+    return;
+  }
   dispatch_float(y.dtype(), [&](auto tag) {
     using Ty = decltype(tag);
     Ty* p = y.data<Ty>();
@@ -198,6 +209,10 @@ ENGRAM_MULTIVERSION void vact_k(int64_t n, const float* x, float* y, float* __re
   }
 }
 }  // namespace
+
+ENGRAM_MULTIVERSION void vexp(int64_t n, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fexp(x[i]);
+}
 
 float fast_act(MemAct k, float x) {
   float y = 0.0f;

@@ -37,6 +37,8 @@ void vaxpby(int64_t n, float a, const float* x, float b, float* y);    // y = a 
 void vscale(int64_t n, float a, float* x);                             // x *= a
 float vdot(int64_t n, const float* x, const float* y);
 void vmul(int64_t n, const float* x, float* y);                        // y *= x
+// y = exp(x) (x clamped to [-87.3, 88]; ~1 ulp; y may alias x).
+void vexp(int64_t n, const float* x, float* y);
 // y = act(x) (y may alias x) and, when d != nullptr, d = act'(x); fast vectorised forms of
 // hd_mem_act / hd_mem_act_grad (max abs error ~2e-7 relative to |x| scale).
 void vact(int64_t n, MemAct k, const float* x, float* y, float* d);
