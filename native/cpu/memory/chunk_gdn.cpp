@@ -40,15 +40,31 @@ void gdn_prep(GdnChunk& c, int64_t C, float scale) {
   float* Tm = KK + C * C;
   double acc = 0;
   for (int64_t t = 0; t < n; ++t) G[t] = (float)(acc += c.g[t]);
+  // Gamma row i: exp(G_i - G_j) for j <= i (vectorised; e^-80 and below flushed to 0)
+  float* gam = Tm;  // row scratch; Tm is filled after its last use
+  auto gamma_row = [&](int64_t i) {
+    for (int64_t j = 0; j <= i; ++j) gam[j] = G[i] - G[j];
+    vexp(i + 1, gam, gam);
+    for (int64_t j = 0; j <= i; ++j)
+      if (G[i] - G[j] < -80.0f) gam[j] = 0.0f;
+  };
   // A = tril(diag(beta) (Gamma * K K^T), -1), stored in KK
   sgemm(false, true, n, n, dk, 1.0f, c.K, dk, c.K, dk, 0.0f, KK, n);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      KK[i * n + j] = j < i ? c.beta[i] * std::exp(G[i] - G[j]) * KK[i * n + j] : 0.0f;
-  // T = (I + A)^{-1} diag(beta), forward substitution row by row
-  for (int64_t i = 0; i < n; ++i) hd_ut_row((int)i, (int)n, KK, (int)n, Tm, (int)n);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j <= i; ++j) Tm[i * n + j] *= c.beta[j];
+  for (int64_t i = 0; i < n; ++i) {
+    gamma_row(i);
+    float* r = KK + i * n;
+    for (int64_t j = 0; j < i; ++j) r[j] *= c.beta[i] * gam[j];
+    for (int64_t j = i; j < n; ++j) r[j] = 0.0f;
+  }
+  // T = (I + A)^{-1} diag(beta), forward substitution row by row (hd_ut_row, vectorised)
+  for (int64_t i = 0; i < n; ++i) {
+    float* ti = Tm + i * n;
+    for (int64_t j = 0; j < n; ++j) ti[j] = 0.0f;
+    for (int64_t k = 0; k < i; ++k)
+      if (KK[i * n + k] != 0.0f) vaxpy(k + 1, -KK[i * n + k], Tm + k * n, ti);
+    ti[i] = 1.0f;
+  }
+  for (int64_t i = 0; i < n; ++i) vmul(i + 1, c.beta, Tm + i * n);
   // W = T (exp(G) K) (Kd holds exp(G) K for now), U = T V
   for (int64_t i = 0; i < n; ++i) {
     const float e = std::exp(G[i]);
@@ -58,14 +74,19 @@ void gdn_prep(GdnChunk& c, int64_t C, float scale) {
   sgemm(false, false, n, dv, n, 1.0f, Tm, n, c.V, dv, 0.0f, c.U, dv);
   // Aqk = scale tril(Gamma * Q K^T) (diagonal included), Qg, Kd
   sgemm(false, true, n, n, dk, scale, c.Q, dk, c.K, dk, 0.0f, c.Aqk, n);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) c.Aqk[i * n + j] = j <= i ? std::exp(G[i] - G[j]) * c.Aqk[i * n + j] : 0.0f;
+  gam = c.Kd;  // row scratch again (Kd is written below)
+  for (int64_t i = 0; i < n; ++i) {
+    gamma_row(i);
+    float* r = c.Aqk + i * n;
+    vmul(i + 1, gam, r);
+    for (int64_t j = i + 1; j < n; ++j) r[j] = 0.0f;
+  }
   const float Gn = G[n - 1];
   for (int64_t i = 0; i < n; ++i) {
     const float eq = scale * std::exp(G[i]), ek = std::exp(Gn - G[i]);
     for (int64_t j = 0; j < dk; ++j) {
       c.Qg[i * dk + j] = eq * c.Q[i * dk + j];
-      c.Kd[i * dk + j] = ek * c.K[i * dk + j];
+      c.Kd[j * n + i] = ek * c.K[i * dk + j];  // stored transposed: [dk, n]
     }
   }
   c.scal[0] = std::exp(Gn);
@@ -100,7 +121,7 @@ void gdn_step(const GdnChunk& c, int64_t j0, int64_t w, float* S, int64_t lds, f
   for (int64_t e = 0; e < dk; ++e) vscale(w, c.scal[0], S + e * lds);
   GemmArgs u;
   u.M = dk, u.N = w, u.K = n;
-  u.A = c.Kd, u.rsa = 1, u.csa = dk;
+  u.A = c.Kd, u.rsa = n, u.csa = 1;
   u.B = Vn, u.rsb = w, u.csb = 1;
   u.C = S, u.rsc = lds;
   u.beta = 1.0f;

@@ -28,7 +28,7 @@ struct GdnChunk {
   float* U = nullptr;     // [n, dv]
   float* Qg = nullptr;    // [n, dk]  scale exp(G) Q
   float* Aqk = nullptr;   // [n, n]   scale tril(Gamma * Q K^T)
-  float* Kd = nullptr;    // [n, dk]  exp(G_n - G) K
+  float* Kd = nullptr;    // [dk, n]  (exp(G_n - G) K)^T
   float* scal = nullptr;  // [4]: exp(G_n)
   float* tmp = nullptr;   // scratch: G [C], K K^T [C, C], T [C, C]
 

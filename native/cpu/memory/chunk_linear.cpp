@@ -25,7 +25,7 @@ void LinChunk::bind(float* buf, int64_t C, int64_t n_, int64_t dk_, int64_t dv_,
   K = p, p += C * dk;
   V = p, p += C * dv;
   QAB = p, p += C * 2 * dk;
-  KCH = p, p += C * 2 * dk;
+  KCHt = p, p += C * 2 * dk;
   Wcp = p, p += C * C;
   khlast = p, p += dk;
   scal = p, p += 4;
@@ -132,16 +132,15 @@ void lin_prep(LinChunk& c, int64_t C, bool decay) {
     const float* q = c.Q + t * dk;
     const float* k = c.K + t * dk;
     float* qa = c.QAB + t * sw;
-    float* kc = c.KCH + t * sw;
-    const float ct = -s.Cm[(n - 1) * n + t];
+    const float ct = -s.Cm[(n - 1) * n + t], ht = -s.hlast[t];
     for (int64_t j = 0; j < dk; ++j) {
       qa[j] = s.A[t] * q[j];
-      kc[j] = ct * k[j];
+      c.KCHt[j * n + t] = ct * k[j];
     }
     if (c.mom)
       for (int64_t j = 0; j < dk; ++j) {
         qa[dk + j] = s.Bv[t] * q[j];
-        kc[dk + j] = -s.hlast[t] * k[j];
+        c.KCHt[(dk + j) * n + t] = ht * k[j];
       }
   }
   for (int64_t j = 0; j < dk; ++j) c.khlast[j] = -s.hlast[n - 1] * c.K[(n - 1) * dk + j];
@@ -150,13 +149,13 @@ void lin_prep(LinChunk& c, int64_t C, bool decay) {
   c.scal[2] = s.Hc[n - 1];
 }
 
-void lin_apply(const LinChunk& c, int64_t w, float* X, const float* G, float* Y, int64_t ldy) {
+void lin_apply(const LinChunk& c, int64_t w, float* X, int64_t ldx, const float* G, float* Y, int64_t ldy) {
   const int64_t n = c.n, dk = c.dk, sw = c.sw();
-  // Y = QAB X^T  (= diag(A) Q M0^T + diag(Bv) Q S0^T)
+  // Y = QAB X  (= diag(A) Q M0^T + diag(Bv) Q S0^T)
   GemmArgs y;
   y.M = n, y.N = w, y.K = sw;
   y.A = c.QAB, y.rsa = sw, y.csa = 1;
-  y.B = X, y.rsb = 1, y.csb = sw;
+  y.B = X, y.rsb = ldx, y.csb = 1;
   y.C = Y, y.rsc = ldy;
   gemm(y);
   // Y -= Wcp G
@@ -167,42 +166,43 @@ void lin_apply(const LinChunk& c, int64_t w, float* X, const float* G, float* Y,
   a.C = Y, a.rsc = ldy;
   a.alpha = -1.0f, a.beta = 1.0f;
   gemm(a);
-  // X <- [A_n M + Bv_n S | Hc_n S] + G^T KCH
-  for (int64_t j = 0; j < w; ++j) {
-    float* m = X + j * sw;
+  // X <- [A_n M^T + Bv_n S^T ; Hc_n S^T] + KCH^T G
+  for (int64_t e = 0; e < dk; ++e) {
+    float* m = X + e * ldx;
     if (c.mom) {
-      vaxpby(dk, c.Bvn(), m + dk, c.An(), m);
-      vscale(dk, c.Hcn(), m + dk);
+      vaxpby(w, c.Bvn(), m + dk * ldx, c.An(), m);
+      vscale(w, c.Hcn(), m + dk * ldx);
     } else {
-      vscale(dk, c.An(), m);
+      vscale(w, c.An(), m);
     }
   }
   GemmArgs u;
-  u.M = w, u.N = sw, u.K = n;
-  u.A = G, u.rsa = 1, u.csa = w;
-  u.B = c.KCH, u.rsb = sw, u.csb = 1;
-  u.C = X, u.rsc = sw;
+  u.M = sw, u.N = w, u.K = n;
+  u.A = c.KCHt, u.rsa = n, u.csa = 1;
+  u.B = G, u.rsb = w, u.csb = 1;
+  u.C = X, u.rsc = ldx;
   u.beta = 1.0f;
   gemm(u);
 }
 
-void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, float* Y, int64_t ldy, float* R, float* Slast) {
-  const int64_t n = c.n, dk = c.dk, sw = c.sw();
+void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, int64_t ldx, float* Y, int64_t ldy, float* R,
+              float* Slast) {
+  const int64_t n = c.n, dk = c.dk;
   // G = 2 (K M0^T - V[:, j0:j0+w])
   GemmArgs r;
   r.M = n, r.N = w, r.K = dk;
   r.A = c.K, r.rsa = dk, r.csa = 1;
-  r.B = X, r.rsb = 1, r.csb = sw;
+  r.B = X, r.rsb = ldx, r.csb = 1;
   r.C = R, r.rsc = w;
   r.alpha = 2.0f;
   gemm(r);
   for (int64_t t = 0; t < n; ++t) vaxpy(w, -2.0f, c.V + t * c.dv + j0, R + t * w);
-  lin_apply(c, w, X, R, Y, ldy);
+  lin_apply(c, w, X, ldx, R, Y, ldy);
   if (!c.mom && Slast)
-    for (int64_t j = 0; j < w; ++j) {
-      float* s = Slast + j * dk;
-      const float g = R[(n - 1) * w + j];
-      for (int64_t e = 0; e < dk; ++e) s[e] = g * c.khlast[e];
+    for (int64_t e = 0; e < dk; ++e) {
+      float* s = Slast + e * ldx;
+      const float* g = R + (n - 1) * w;
+      for (int64_t j = 0; j < w; ++j) s[j] = c.khlast[e] * g[j];
     }
 }
 

@@ -29,7 +29,7 @@ struct LinChunk {
   float* K = nullptr;             // [n, dk]
   float* V = nullptr;             // [n, dv]
   float* QAB = nullptr;           // [n, sw]: [A_t q_t | Bv_t q_t]
-  float* KCH = nullptr;           // [n, sw]: [-Cm[n-1, i] k_i | -hlast_i k_i]
+  float* KCHt = nullptr;          // [sw, n]: [-Cm[n-1, i] k_i | -hlast_i k_i]^T (state-update factor)
   float* Wcp = nullptr;           // [n, n]: Cm * (Q K^T), lower triangular
   float* khlast = nullptr;        // [dk]: -theta_{n-1} k_{n-1} (momentum off: the last momentum)
   float* scal = nullptr;          // [4]: A_n, Bv_n, Hc_n (end-of-chunk gate products)
@@ -65,18 +65,20 @@ void titans_coeffs_fast(int64_t n, const float* alpha, const float* eta, const f
 // V and the gates must be filled; decay/mom say which gates are used.
 void lin_prep(LinChunk& c, int64_t C, bool decay);
 
-// Advances state rows [j0, j0 + w) through the chunk and writes their outputs:
-//   X [w, sw] (row j = [M_j | S_j]); Y [n, w] (row stride ldy) gets y[:, j0:j0+w];
-//   R [n, w] scratch (on return: G for these rows).
-// With momentum off, Slast [w, dk] (optional) receives the momentum after the
-// chunk's last token, -theta_{n-1} G_{n-1} k_{n-1}^T.
-void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, float* Y, int64_t ldy, float* R,
+// The state is kept in row convention, X = [M^T ; S^T] ([sw, dv], row
+// stride ldx; momentum off: M^T only), so every GEMM operand is row-major.
+// Advances state columns (value channels) [j0, j0 + w) through the chunk:
+//   X points at column j0; Y [n, w] (row stride ldy) gets y[:, j0:j0+w];
+//   R [n, w] scratch (on return: G for these columns).
+// With momentum off, Slast (optional, [dk, ldx] at column j0) receives S^T
+// after the chunk's last token, -theta_{n-1} k_{n-1} G_{n-1}^T.
+void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, int64_t ldx, float* Y, int64_t ldy, float* R,
               float* Slast = nullptr);
 
-// The second half of lin_step for any gradient factor G [n, w] (rows of u_i = G_i k_i^T):
-// Y = QAB X^T - Wcp G and X += G^T KCH (after the A/Bv/Hc scaling). Lets other
+// The second half of lin_step for any gradient factor G [n, w] (u_i = G_i k_i^T):
+// Y = QAB X - Wcp G and X += KCH^T G (after the A/Bv/Hc scaling). Lets other
 // losses reuse the chunk machinery.
-void lin_apply(const LinChunk& c, int64_t w, float* X, const float* G, float* Y, int64_t ldy);
+void lin_apply(const LinChunk& c, int64_t w, float* X, int64_t ldx, const float* G, float* Y, int64_t ldy);
 
 }  // namespace mem
 }  // namespace cpu

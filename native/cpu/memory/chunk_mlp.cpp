@@ -107,7 +107,7 @@ void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st,
   };
   decay_rows(X1, d, dh, sw1);
   decay_rows(X2, dh, d, sw2);
-  // X1 += E2^T [-Cm[n-1] Hh | -hlast Hh];  X2 += D^T [-Cm[n-1] k | -hlast k] (= KCH)
+  // X1 += E2^T [-Cm[n-1] Hh | -hlast Hh];  X2 += D^T [-Cm[n-1] k | -hlast k] (= KCHt^T)
   const float* cl = cf.Cm + (n - 1) * n;
   for (int64_t t = 0; t < n; ++t) {
     const float* hh = Z + t * dh;
@@ -117,7 +117,7 @@ void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st,
       for (int64_t j = 0; j < dh; ++j) hc[dh + j] = -cf.hlast[t] * hh[j];
   }
   g(d, sw1, n, E2, 1, d, HC, sw1, 1, X1, sw1, 1.0f, 1.0f);
-  g(dh, sw2, n, D, 1, dh, c.KCH, sw2, 1, X2, sw2, 1.0f, 1.0f);
+  g(dh, sw2, n, D, 1, dh, c.KCHt, 1, n, X2, sw2, 1.0f, 1.0f);
 }
 
 }  // namespace mem

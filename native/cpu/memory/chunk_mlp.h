@@ -3,7 +3,7 @@
 // (algorithms.md §2.1, §2.3), reusable by Titans, TNT and the MLP variants of
 // later memories. W1 [d, dh], W2 [dh, d]; the state-independent part of a
 // chunk is a LinChunk (chunk_linear.h, dk = dv = d: coefficients, Cm * QK^T,
-// [A q | Bv q], [-Cm[n-1] k | -hlast k]).
+// [A q | Bv q], [-Cm[n-1] k | -hlast k]^T).
 //
 // Per chunk (anchor W1, W2, momenta S1, S2; rows are tokens):
 //   Z = K W2^T, Hh = act(Z), E2 = 2 (K + Hh W1^T - V), D = (E2 W1) * act'(Z)

@@ -272,6 +272,16 @@ int64_t plan_slices(int64_t BH, int64_t rows, int64_t min_rows) {
   return s;
 }
 
+void slice_range(int64_t n, int64_t ns, int64_t s, int64_t* j0, int64_t* w) {
+  auto edge = [&](int64_t i) {
+    if (i >= ns) return n;
+    const int64_t e = i * n / ns;
+    return n >= 16 * ns ? e / 16 * 16 : e;
+  };
+  *j0 = edge(s);
+  *w = edge(s + 1) - *j0;
+}
+
 void run_scan(int64_t BH, int64_t nchunks, int64_t nslices, int64_t chunk_tokens, size_t prep_floats,
               const PrepFn& prep, const StepFn& step) {
   if (nchunks == 0) return;

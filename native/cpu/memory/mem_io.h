@@ -51,6 +51,9 @@ double act_grad_ref(MemAct k, double x);
 // Row slices per (b, h) so that B*H*slices tasks balance `threads` threads
 // (1 when there are enough heads); at least `min_rows` rows per slice.
 int64_t plan_slices(int64_t BH, int64_t rows, int64_t min_rows);
+// Slice s of ns over [0, n): start *j0 and width *w, boundaries on multiples
+// of 16 where n allows (no two threads write one cache line).
+void slice_range(int64_t n, int64_t ns, int64_t s, int64_t* j0, int64_t* w);
 
 // The blocked scan shared by the slice-parallel kernels (Titans linear, GDN):
 // prep(bh, chunk, buf) writes the state-independent data of a chunk into buf

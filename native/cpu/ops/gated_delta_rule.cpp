@@ -23,17 +23,6 @@ float gdn_scale(const OpCall& c) {
   return p.scale > 0 ? p.scale : 1.0f / std::sqrt((float)c.in[0].size(3));
 }
 
-// Column slice s of ns over dv, boundaries on multiples of 16 where possible.
-void col_slice(int64_t dv, int64_t ns, int64_t s, int64_t* j0, int64_t* w) {
-  auto edge = [&](int64_t i) {
-    if (i == ns) return dv;
-    int64_t e = i * dv / ns;
-    return dv >= 16 * ns ? e / 16 * 16 : e;
-  };
-  *j0 = edge(s);
-  *w = edge(s + 1) - *j0;
-}
-
 void gdn_recurrent(OpCall& c, std::vector<float>& Sall, int64_t ns) {
   const int64_t B = c.in[0].size(0), T = c.in[0].size(1), H = c.in[0].size(2), dk = c.in[0].size(3),
                 dv = c.in[2].size(3);
@@ -45,7 +34,7 @@ void gdn_recurrent(OpCall& c, std::vector<float>& Sall, int64_t ns) {
     for (int64_t task = a; task < e; ++task) {
       const int64_t bh = task / ns, s = task % ns, b = bh / H, h = bh % H;
       int64_t j0, w;
-      col_slice(dv, ns, s, &j0, &w);
+      mem::slice_range(dv, ns, s, &j0, &w);
       float* S = Sall.data() + bh * dk * dv + j0;  // row stride dv
       y.assign((size_t)(TB * w), 0.0f);
       tmp.assign((size_t)w, 0.0f);
@@ -114,7 +103,7 @@ void cpu_gated_delta_rule(OpCall& c) {
           thread_local std::vector<float> Y, Vn;
           const int64_t b = bh / H, h = bh % H, nn = chunk_len(n);
           int64_t j0, w;
-          col_slice(dv, ns, s, &j0, &w);
+          mem::slice_range(dv, ns, s, &j0, &w);
           mem::GdnChunk ch;
           ch.bind(const_cast<float*>(buf), C, nn, dk, dv);
           Y.resize((size_t)(nn * w));

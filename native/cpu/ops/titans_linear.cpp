@@ -134,12 +134,22 @@ void cpu_titans_linear(OpCall& c) {
   const Dimsx d = dims_of(c);
   const int64_t BH = d.B * d.H, C = p.chunk, nchunks = (d.T + C - 1) / C;
   const bool mom = p.momentum;
-  const int64_t sw = mom ? 2 * d.dk : d.dk;
-  std::vector<float> X((size_t)(BH * d.dv * sw)), Sl(mom ? 0 : (size_t)(BH * d.dv * d.dk));
+  const int64_t sw = mom ? 2 * d.dk : d.dk, per = sw * d.dv, DD = d.dk * d.dv;
+  // State of each head in row convention: X = [M^T ; S^T] [sw, dv]; Sl = S^T
+  // after the last token when momentum is off.
+  std::vector<float> X((size_t)(BH * per)), Sl((size_t)(BH * DD));
   parallel_for(BH, 1, [&](int64_t a, int64_t e) {
-    for (int64_t bh = a; bh < e; ++bh)
-      load_initial(c, bh / d.H, bh % d.H, d.dv, d.dk, mom, X.data() + bh * d.dv * sw,
-                   Sl.empty() ? nullptr : Sl.data() + bh * d.dv * d.dk);
+    std::vector<float> m((size_t)DD), s((size_t)DD);
+    for (int64_t bh = a; bh < e; ++bh) {
+      mem::load_state(c.input(6), bh / d.H, bh % d.H, DD, m.data());
+      mem::load_state(c.input(7), bh / d.H, bh % d.H, DD, s.data());
+      float* x = X.data() + bh * per;
+      for (int64_t j = 0; j < d.dv; ++j)
+        for (int64_t k = 0; k < d.dk; ++k) {
+          x[k * d.dv + j] = m[(size_t)(j * d.dk + k)];
+          (mom ? x[(d.dk + k) * d.dv + j] : Sl[(size_t)(bh * DD + k * d.dv + j)]) = s[(size_t)(j * d.dk + k)];
+        }
+    }
   });
   const int64_t ns = mem::plan_slices(BH, d.dv, 16);
   const size_t pf = mem::LinChunk::floats(C, d.dk, d.dv);
@@ -161,18 +171,30 @@ void cpu_titans_linear(OpCall& c) {
       [&](int64_t bh, int64_t n, int64_t s, const float* buf) {
         thread_local std::vector<float> Y, R;
         const int64_t b = bh / d.H, h = bh % d.H, nn = chunk_len(n);
-        const int64_t j0 = s * d.dv / ns, w = (s + 1) * d.dv / ns - j0;
+        int64_t j0, w;
+        mem::slice_range(d.dv, ns, s, &j0, &w);
         mem::LinChunk ch;
         ch.bind(const_cast<float*>(buf), C, nn, d.dk, d.dv, mom);
         Y.resize((size_t)(nn * w));
         R.resize((size_t)(nn * w));
-        float* Sl_s = (!mom && n == nchunks - 1) ? Sl.data() + (bh * d.dv + j0) * d.dk : nullptr;
-        mem::lin_step(ch, j0, w, X.data() + (bh * d.dv + j0) * sw, Y.data(), w, R.data(), Sl_s);
+        float* Sl_s = (!mom && n == nchunks - 1) ? Sl.data() + bh * DD + j0 : nullptr;
+        mem::lin_step(ch, j0, w, X.data() + bh * per + j0, d.dv, Y.data(), w, R.data(), Sl_s);
         mem::store_rows(c.out[0], b, h, n * C, nn, j0, w, Y.data(), w);
       });
-  for (int64_t bh = 0; bh < BH; ++bh)
-    store_final(c, bh / d.H, bh % d.H, X.data() + bh * d.dv * sw, d.dv, d.dk, mom,
-                Sl.empty() ? nullptr : Sl.data() + bh * d.dv * d.dk);
+  if (c.out[1].numel() == 0) return;
+  parallel_for(BH, 1, [&](int64_t a, int64_t e) {
+    std::vector<float> m((size_t)DD), s((size_t)DD);
+    for (int64_t bh = a; bh < e; ++bh) {
+      const float* x = X.data() + bh * per;
+      for (int64_t j = 0; j < d.dv; ++j)
+        for (int64_t k = 0; k < d.dk; ++k) {
+          m[(size_t)(j * d.dk + k)] = x[k * d.dv + j];
+          s[(size_t)(j * d.dk + k)] = mom ? x[(d.dk + k) * d.dv + j] : Sl[(size_t)(bh * DD + k * d.dv + j)];
+        }
+      mem::store_state(c.out[1], bh / d.H, bh % d.H, DD, m.data());
+      mem::store_state(c.out[2], bh / d.H, bh % d.H, DD, s.data());
+    }
+  });
 }
 
 void ref_titans_linear(OpCall& c) {
