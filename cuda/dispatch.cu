@@ -1,6 +1,7 @@
 // Op -> CUDA launcher. No default case: a new op must be listed here (nullptr
 // when the CUDA kernel does not exist yet).
 #include "kernels.cuh"
+#include "ops/memory.cuh"
 
 namespace engram {
 namespace cuda {
@@ -37,11 +38,11 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::GATHER:
     case OpId::SDPA:
       return nullptr;
-    case OpId::GATED_DELTA_RULE: return nullptr;
-    case OpId::TITANS_LINEAR: return nullptr;
-    case OpId::TITANS_MLP: return nullptr;
-    case OpId::TTT_LINEAR: return nullptr;
-    case OpId::TTT_MLP: return nullptr;
+    case OpId::GATED_DELTA_RULE: return gated_delta_rule_cuda_ok(call) ? gated_delta_rule_cuda : nullptr;
+    case OpId::TITANS_LINEAR: return titans_linear_cuda_ok(call) ? titans_linear_cuda : nullptr;
+    case OpId::TITANS_MLP: return nullptr;  // no CUDA kernel yet
+    case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
+    case OpId::TTT_MLP: return nullptr;  // no CUDA kernel yet
     case OpId::COUNT: break;
   }
   return nullptr;

@@ -102,6 +102,18 @@ static void test_titans_coeffs() {
       e1 = max_rel(Cm2.data(), r.Cm), e2 = max_rel(A2.data(), r.A), e3 = max_rel(B2.data(), r.Bv),
       e4 = max_rel(hl2.data(), r.hlast);
       check(e1 < 2e-6 && e2 < 2e-6 && e3 < 2e-6 && e4 < 2e-6, "cpu " + tag, std::max({e1, e2, e3, e4}));
+      // the element forms the CUDA kernels use, one (t, i) at a time
+      std::vector<float> Cm3((size_t)(n * n), 0.0f);
+      for (int t = 0; t < n; ++t)
+        for (int i = 0; i < n; ++i)
+          Cm3[(size_t)(t * n + i)] =
+              mom ? hd_titans_x(t, i, dec ? 1.0f - al[(size_t)t] : 1.0f, Cm3.data() + (t ? t - 1 : 0) * n, Lh.data(), Zh.data())
+                  : hd_titans_cm_nomom(t, i, dec ? La.data() : nullptr, Za.data(), th.data(), 1);
+      if (mom)
+        for (int t = 0; t < n; ++t)
+          for (int i = 0; i <= t; ++i) Cm3[(size_t)(t * n + i)] *= th[(size_t)i];
+      e1 = max_rel(Cm3.data(), r.Cm);
+      check(e1 < 2e-6, "element form " + tag, e1);
     }
 }
 
@@ -136,6 +148,12 @@ static void test_ut() {
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < i; ++j) A[(size_t)(i * n + j)] = nd(rng);
     for (int i = 0; i < n; ++i) hd_ut_row(i, n, A.data(), n, X.data(), n);
+    std::vector<float> X2((size_t)(n * n));
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) X2[(size_t)(i * n + j)] = hd_ut_elem(i, j, A.data(), n, X2.data(), n);
+    double de = 0;
+    for (size_t i = 0; i < X.size(); ++i) de = std::max(de, (double)std::fabs(X[i] - X2[i]));
+    check(de < 1e-5, "UT element form == row form, n=" + std::to_string(n), de);
     double worst = 0;  // X (I + A) == I
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < n; ++j) {

@@ -117,6 +117,20 @@ ENGRAM_HD void hd_titans_coeffs(int n, const float* alpha, const float* eta, con
     c.hlast[i] = (mom ? hd_segprod(Lh, Zh, n - 1, i) : (i == n - 1 ? 1.0f : 0.0f)) * theta[i * stride];
 }
 
+// Element forms of the above for kernels that spread a chunk over threads
+// (the CUDA kernels; test_memory_hd rebuilds hd_titans_coeffs from them).
+// With momentum, row t of X = GA @ GH from row t-1: X[t, i] = a_t X[t-1, i] + GH[t, i].
+ENGRAM_HD float hd_titans_x(int t, int i, float at, const float* prev_row, const float* Lh, const int* Zh) {
+  if (i > t) return 0.0f;
+  if (i == t) return 1.0f;
+  return at * prev_row[i] + hd_segprod(Lh, Zh, t, i);
+}
+// Without momentum: Cm[t, i] = theta_i GA[t, i] (La/Za null when decay is off).
+ENGRAM_HD float hd_titans_cm_nomom(int t, int i, const float* La, const int* Za, const float* theta, int stride) {
+  if (i > t) return 0.0f;
+  return (La ? hd_segprod(La, Za, t, i) : 1.0f) * theta[i * stride];
+}
+
 // ---- TTT inner learning-rate matrix (algorithms.md §9(c)) ------------------
 // Cm[t,i] = c_t eta_i for i <= t, c_t = 1/(t+1) with token_idx, else 1.
 ENGRAM_HD void hd_ttt_coeffs(int n, const float* eta, int stride, bool token_idx, float* Cm, int ldc) {
@@ -139,6 +153,15 @@ ENGRAM_HD void hd_ut_row(int i, int n, const float* A, int lda, float* X, int ld
     for (int j = 0; j <= k; ++j) xi[j] += a * xk[j];
   }
   xi[i] = 1.0f;
+}
+
+// One element of the same: X[i, j] for j < i, given rows < i (threads over j).
+ENGRAM_HD float hd_ut_elem(int i, int j, const float* A, int lda, const float* X, int ldx) {
+  if (j > i) return 0.0f;
+  if (j == i) return 1.0f;
+  float s = 0.0f;
+  for (int k = j; k < i; ++k) s -= A[i * lda + k] * X[k * ldx + j];
+  return s;
 }
 
 // ---- LayerNorm rows (TTT inner model) --------------------------------------
