@@ -154,6 +154,11 @@ static void test_ut() {
     double de = 0;
     for (size_t i = 0; i < X.size(); ++i) de = std::max(de, (double)std::fabs(X[i] - X2[i]));
     check(de < 1e-5, "UT element form == row form, n=" + std::to_string(n), de);
+    std::vector<float> X3((size_t)(n * n));
+    cpu::mem::ut_inverse(n, A.data(), X3.data());
+    de = 0;
+    for (size_t i = 0; i < X.size(); ++i) de = std::max(de, (double)std::fabs(X[i] - X3[i]));
+    check(de < 1e-5, "UT vectorised (CPU) == row form, n=" + std::to_string(n), de);
     double worst = 0;  // X (I + A) == I
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < n; ++j) {

@@ -57,13 +57,7 @@ void gdn_prep(GdnChunk& c, int64_t C, float scale) {
     for (int64_t j = i; j < n; ++j) r[j] = 0.0f;
   }
   // T = (I + A)^{-1} diag(beta), forward substitution row by row (hd_ut_row, vectorised)
-  for (int64_t i = 0; i < n; ++i) {
-    float* ti = Tm + i * n;
-    for (int64_t j = 0; j < n; ++j) ti[j] = 0.0f;
-    for (int64_t k = 0; k < i; ++k)
-      if (KK[i * n + k] != 0.0f) vaxpy(k + 1, -KK[i * n + k], Tm + k * n, ti);
-    ti[i] = 1.0f;
-  }
+  ut_inverse(n, KK, Tm);
   for (int64_t i = 0; i < n; ++i) vmul(i + 1, c.beta, Tm + i * n);
   // W = T (exp(G) K) (Kd holds exp(G) K for now), U = T V
   for (int64_t i = 0; i < n; ++i) {

@@ -133,6 +133,19 @@ ENGRAM_MULTIVERSION float vdot(int64_t n, const float* __restrict x, const float
   return s;
 }
 
+ENGRAM_MULTIVERSION void ut_inverse(int64_t n, const float* __restrict A, float* __restrict X) {
+  for (int64_t i = 0; i < n; ++i) {
+    float* xi = X + i * n;
+    for (int64_t j = 0; j < n; ++j) xi[j] = 0.0f;
+    for (int64_t k = 0; k < i; ++k) {
+      const float a = -A[i * n + k];
+      const float* xk = X + k * n;
+      for (int64_t j = 0; j <= k; ++j) xi[j] += a * xk[j];
+    }
+    xi[i] = 1.0f;
+  }
+}
+
 // ---- fast activations ----
 namespace {
 // e^x for x in [-87, 88]: Cody-Waite reduction + degree-6 polynomial, ~1 ulp.

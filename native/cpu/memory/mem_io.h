@@ -37,6 +37,9 @@ void vaxpby(int64_t n, float a, const float* x, float b, float* y);    // y = a 
 void vscale(int64_t n, float a, float* x);                             // x *= a
 float vdot(int64_t n, const float* x, const float* y);
 void vmul(int64_t n, const float* x, float* y);                        // y *= x
+// X = (I + A)^{-1} for strictly lower-triangular A [n, n] (row-major): the
+// rows of hd_ut_row in one vectorised loop nest (X must not alias A).
+void ut_inverse(int64_t n, const float* A, float* X);
 // y = exp(x) (x clamped to [-87.3, 88]; ~1 ulp; y may alias x).
 void vexp(int64_t n, const float* x, float* y);
 // y = act(x) (y may alias x) and, when d != nullptr, d = act'(x); fast vectorised forms of
