@@ -316,6 +316,8 @@ ENGRAM_PARITY_CASES(gated_delta_rule) {
     GdnCase gc;
     gc.T = 1, gc.H = 1, gc.dk = 64, gc.dv = 64, gc.C = 64;
     cases.push_back(gdn_case(gc, seed += 10));
+    gc.T = 300, gc.dk = 32, gc.dv = 40, gc.C = 128;  // a large chunk (the CUDA kernel's other shared-memory size)
+    cases.push_back(gdn_case(gc, seed += 10));
   }
   {
     GdnCase gc;
@@ -374,6 +376,8 @@ ENGRAM_PARITY_CASES(titans_linear) {
   {
     TitansCase tc;  // chunk larger than T
     tc.T = 20, tc.C = 64;
+    cases.push_back(titans_linear_case(tc, seed += 10));
+    tc.T = 300, tc.C = 128, tc.dk = 32, tc.dv = 40, tc.H = 1;  // a large chunk, partial column slice on CUDA
     cases.push_back(titans_linear_case(tc, seed += 10));
   }
 }
