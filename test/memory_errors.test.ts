@@ -88,3 +88,19 @@ test('async forms reject with the same codes', async (t) => {
   await t.throwsAsync(() => ops.gatedDeltaRuleAsync({ ...seq(), g: gate(-0.1), beta: gate(NaN) }), code('E_NAN'));
   await t.throwsAsync(() => ops.tttAsync({ ...seq(), eta: gate(0.1) }, { chunkSize: -1 }), code('E_ARG'));
 });
+
+test('no tensors leak from the wrappers (state off, bias off, async)', async (t) => {
+  const { memory, tidy } = await import('engram');
+  const x = { ...seq(), theta: gate(0.1), alpha: gate(0.1), eta: gate(0.9), g: gate(-0.1), beta: gate(0.5) };
+  const before = memory();
+  tidy(() => {
+    ops.titans(x, { outputFinalState: false });
+    ops.titans(x, { memory: { kind: 'mlp', hidden: 8 } });
+    ops.gatedDeltaRule(x);
+    ops.ttt({ ...x, eta: x.theta }, { bias: false });
+  });
+  const r = await ops.tttAsync({ ...x, eta: x.theta }, { outputFinalState: false });
+  r.o.dispose();
+  t.is(memory().tensors, before.tensors);
+  t.is(memory().cpu.buffers, before.cpu.buffers);
+});
