@@ -106,10 +106,16 @@ void cpu_gated_delta_rule(OpCall& c) {
           mem::slice_range(dv, ns, s, &j0, &w);
           mem::GdnChunk ch;
           ch.bind(const_cast<float*>(buf), C, nn, dk, dv);
-          Y.resize((size_t)(nn * w));
           Vn.resize((size_t)(nn * w));
-          mem::gdn_step(ch, j0, w, Sall.data() + bh * DD + j0, dv, Y.data(), w, Vn.data());
-          mem::store_rows(c.out[0], b, h, n * C, nn, j0, w, Y.data(), w);
+          float* S = Sall.data() + bh * DD + j0;
+          if (c.out[0].dtype() == DType::F32) {  // the GEMMs write the outputs in place
+            float* o = c.out[0].data<float>() + ((b * T + n * C) * H + h) * dv + j0;
+            mem::gdn_step(ch, j0, w, S, dv, o, H * dv, Vn.data());
+          } else {
+            Y.resize((size_t)(nn * w));
+            mem::gdn_step(ch, j0, w, S, dv, Y.data(), w, Vn.data());
+            mem::store_rows(c.out[0], b, h, n * C, nn, j0, w, Y.data(), w);
+          }
         });
   }
   for (int64_t bh = 0; bh < BH; ++bh) mem::store_state(c.out[1], bh / H, bh % H, DD, Sall.data() + bh * DD);

@@ -175,11 +175,17 @@ void cpu_titans_linear(OpCall& c) {
         mem::slice_range(d.dv, ns, s, &j0, &w);
         mem::LinChunk ch;
         ch.bind(const_cast<float*>(buf), C, nn, d.dk, d.dv, mom);
-        Y.resize((size_t)(nn * w));
         R.resize((size_t)(nn * w));
         float* Sl_s = (!mom && n == nchunks - 1) ? Sl.data() + bh * DD + j0 : nullptr;
-        mem::lin_step(ch, j0, w, X.data() + bh * per + j0, d.dv, Y.data(), w, R.data(), Sl_s);
-        mem::store_rows(c.out[0], b, h, n * C, nn, j0, w, Y.data(), w);
+        float* Xs = X.data() + bh * per + j0;
+        if (c.out[0].dtype() == DType::F32) {  // the GEMMs write the outputs in place
+          float* o = c.out[0].data<float>() + ((b * d.T + n * C) * d.H + h) * d.dv + j0;
+          mem::lin_step(ch, j0, w, Xs, d.dv, o, d.H * d.dv, R.data(), Sl_s);
+        } else {
+          Y.resize((size_t)(nn * w));
+          mem::lin_step(ch, j0, w, Xs, d.dv, Y.data(), w, R.data(), Sl_s);
+          mem::store_rows(c.out[0], b, h, n * C, nn, j0, w, Y.data(), w);
+        }
       });
   if (c.out[1].numel() == 0) return;
   parallel_for(BH, 1, [&](int64_t a, int64_t e) {
