@@ -22,7 +22,7 @@
  * the minimum is the least disturbed run, and ratios compare like with like.
  */
 import { native } from '../binding.js';
-import { getNumThreads } from '../backends.js';
+import { getNumThreads, setNumThreads } from '../backends.js';
 import * as ops from '../ops/index.js';
 import { referenceOp } from '../ops/run.js';
 import { rand, randn, Tensor } from '../tensor.js';
@@ -164,6 +164,8 @@ export const memorySuite: Suite = async (ctx) => {
     T: number;
     C: number;
     mode: 'chunk' | 'recurrent';
+    heads?: number; // default H
+    threads?: number; // default: the pool size
   }
   const jobs: Job[] = [];
   const Ts = quick ? [2048] : [2048, 8192, 32768];
@@ -182,13 +184,25 @@ export const memorySuite: Suite = async (ctx) => {
   jobs.push({ op: 'ttt-linear', D: 64, T: Tmid, C: 16, mode: 'chunk' });
   if (!quick) jobs.push({ op: 'ttt-linear', D: 64, T: Tmid, C: 64, mode: 'chunk' });
   jobs.push({ op: 'ttt-mlp', D: 64, T: 2048, C: 16, mode: 'chunk' });
+  // One head (B·H = 1): the pool against one thread.
+  if (threads > 1)
+    for (const op of ['titans-linear', 'gdn', 'titans-mlp'] as OpName[])
+      for (const th of [1, threads]) jobs.push({ op, D: 64, T: 2048, C: 64, mode: 'chunk', heads: 1, threads: th });
 
   const rows: BenchRow[] = [];
   const inputs = new Map<string, Inputs>();
-  const getInputs = (T: number, D: number) => {
-    const key = `${T}x${D}`;
-    if (!inputs.has(key)) inputs.set(key, makeInputs(T, H, D, device));
+  const getInputs = (T: number, D: number, heads = H) => {
+    const key = `${T}x${D}x${heads}`;
+    if (!inputs.has(key)) inputs.set(key, makeInputs(T, heads, D, device));
     return inputs.get(key)!;
+  };
+  const run = async (j: Job) => {
+    if (j.threads) setNumThreads(j.threads);
+    try {
+      await runOnce(j.op, getInputs(j.T, j.D, j.heads), j.C, j.mode);
+    } finally {
+      if (j.threads) setNumThreads(threads);
+    }
   };
   // Interleaved rounds: every job runs once per round and keeps its best
   // time, so slow phases of a shared machine hit all rows alike.
@@ -199,14 +213,13 @@ export const memorySuite: Suite = async (ctx) => {
   // ratio per round compares the two under the same machine conditions.
   const target = jobs.findIndex((j) => j.op === 'titans-linear' && j.D === 64 && j.C === 64 && j.T === Tmid && j.mode === 'chunk');
   const paired: number[] = [];
-  for (const j of jobs) await runOnce(j.op, getInputs(j.T, j.D), j.C, j.mode); // warm-up
+  for (const j of jobs) await run(j); // warm-up
   for (let r = 0; r < rounds; r++) {
     ctx.progress(r, total, `round ${r + 1}/${rounds}`);
     for (let i = 0; i < jobs.length; i++) {
       const j = jobs[i];
-      const x = getInputs(j.T, j.D);
       const t0 = performance.now();
-      await runOnce(j.op, x, j.C, j.mode);
+      await run(j);
       const ms = performance.now() - t0;
       best[i] = Math.min(best[i], ms);
       if (i === target) {
@@ -223,12 +236,12 @@ export const memorySuite: Suite = async (ctx) => {
   jobs.forEach((j, i) => {
     const ms = best[i];
     const dh = j.op.endsWith('mlp') ? 4 * j.D : 0;
-    const fl = H * flops(j.op, j.mode, j.T, j.C, j.D, dh);
+    const fl = (j.heads ?? H) * flops(j.op, j.mode, j.T, j.C, j.D, dh);
     const gf = fl / ms / 1e6;
     if (j.mode === 'recurrent') recMs.set(`${j.op}/${j.D}`, ms / j.T);
     rows.push({
       op: j.op,
-      mode: j.mode,
+      mode: j.mode + (j.heads ? ` H=${j.heads} ${j.threads}T` : ''),
       D: j.D,
       T: j.T,
       C: j.mode === 'recurrent' ? '–' : j.C,
@@ -250,6 +263,7 @@ export const memorySuite: Suite = async (ctx) => {
     refMs.set('gdn/64', refMsPerToken('gdn', getInputs(Tmid, 64), 64, 256));
   }
   for (const r of rows) {
+    if (r.mode !== 'chunk' && r.mode !== 'recurrent') continue;  // the one-head rows have their own note
     const key = `${r.op}/${r.D}`;
     const per = (r.ms as number) / (r.T as number);
     if (recMs.has(key) && r.mode === 'chunk') r['vs recurrent'] = recMs.get(key)! / per;
@@ -267,6 +281,13 @@ export const memorySuite: Suite = async (ctx) => {
   const nsTok = t64.map((r) => r['ns/token'] as number);
   const flat = Math.max(...nsTok) / Math.min(...nsTok);
   paired.sort((a, b) => a - b);
+  const oneHead = (['titans-linear', 'gdn', 'titans-mlp'] as OpName[])
+    .map((op) => {
+      const r1 = rows.find((r) => r.op === op && r.mode === 'chunk H=1 1T');
+      const rn = rows.find((r) => r.op === op && r.mode === `chunk H=1 ${threads}T`);
+      return r1 && rn ? `${op} ${((r1.ms as number) / (rn.ms as number)).toFixed(2)}x` : '';
+    })
+    .filter(Boolean);
   const pairedMed = 100 * paired[Math.floor(paired.length / 2)];
   const result: BenchResult = {
     suite: 'memory',
@@ -281,6 +302,7 @@ export const memorySuite: Suite = async (ctx) => {
       `Time per token across T = ${t64.map((r) => r.T).join(', ')}: ${nsTok.map((x) => x.toFixed(0)).join(', ')} ns ` +
         `(max/min ${flat.toFixed(2)}; flat = ${flat <= 1.25 ? 'yes' : 'NO'}).`,
       'vs recurrent: speed-up over the same op in mode "recurrent" (f32 token loop, same function); vs reference: over the double-precision reference loop.',
+      ...(oneHead.length ? [`One head (B·H = 1, T = 2048, C = 64): ${threads} threads vs 1: ${oneHead.join(', ')}.`] : []),
     ],
     summary: { gemmGflops: gemmSq, gemm64Gflops: gemm64, pctOfGemm: pct, pctOfGemmPaired: pairedMed, vsRecurrent: vsRec, vsReference: vsRef, flatness: flat, threads },
   };
