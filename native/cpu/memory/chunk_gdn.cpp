@@ -13,31 +13,27 @@ namespace cpu {
 namespace mem {
 
 size_t GdnChunk::floats(int64_t C, int64_t dk, int64_t dv) {
-  return (size_t)(C * dk * 2 + C * dv + 2 * C + C * dk + C * dv + C * dk + C * C + C * dk + 4 + C + 2 * C * C);
+  return (size_t)(2 * C * dk + C * (dk + dv) + 2 * C + 2 * C * C + 2 * C * (dk + dv) + dk * C + 4 + C + C * C);
 }
 
 void GdnChunk::bind(float* buf, int64_t C, int64_t n_, int64_t dk_, int64_t dv_) {
-  n = n_, dk = dk_, dv = dv_;
+  n = n_, dk = dk_, dv = dv_, ldz = dk_ + dv_;
   float* p = buf;
-  Q = p, p += C * dk;
-  K = p, p += C * dk;
-  V = p, p += C * dv;
+  K = p, Q = p + n * dk, p += 2 * C * dk;  // [K; Q]: one GEMM gives K K^T and Q K^T
+  KgV = p, V = p + dk, p += C * ldz;        // [e^G K | V]: one GEMM gives W and U
   g = p, p += C;
   beta = p, p += C;
-  W = p, p += C * dk;
-  U = p, p += C * dv;
-  Qg = p, p += C * dk;
-  Aqk = p, p += C * C;
-  Kd = p, p += C * dk;
+  P2 = p, p += 2 * C * C;
+  Z = p, p += 2 * C * ldz;
+  Kd = p, p += dk * C;
   scal = p, p += 4;
   tmp = p;
 }
 
 void gdn_prep(GdnChunk& c, int64_t C, float scale) {
-  const int64_t n = c.n, dk = c.dk, dv = c.dv;
+  const int64_t n = c.n, dk = c.dk, ldz = c.ldz;
   float* G = c.tmp;
-  float* KK = G + C;
-  float* Tm = KK + C * C;
+  float* Tm = G + C;
   double acc = 0;
   for (int64_t t = 0; t < n; ++t) G[t] = (float)(acc += c.g[t]);
   // Gamma row i: exp(G_i - G_j) for j <= i (vectorised; e^-80 and below flushed to 0)
@@ -48,69 +44,61 @@ void gdn_prep(GdnChunk& c, int64_t C, float scale) {
     for (int64_t j = 0; j <= i; ++j)
       if (G[i] - G[j] < -80.0f) gam[j] = 0.0f;
   };
-  // A = tril(diag(beta) (Gamma * K K^T), -1), stored in KK
-  sgemm(false, true, n, n, dk, 1.0f, c.K, dk, c.K, dk, 0.0f, KK, n);
+  // [K; Q] K^T: the top half becomes A = tril(diag(beta) (Gamma * K K^T), -1),
+  // the bottom half Aqk = scale tril(Gamma * Q K^T) (diagonal included)
+  float *A = c.P2, *Aqk = c.P2 + n * n;
+  sgemm(false, true, 2 * n, n, dk, 1.0f, c.K, dk, c.K, dk, 0.0f, c.P2, n);
   for (int64_t i = 0; i < n; ++i) {
     gamma_row(i);
-    float* r = KK + i * n;
+    float *r = A + i * n, *q = Aqk + i * n;
     for (int64_t j = 0; j < i; ++j) r[j] *= c.beta[i] * gam[j];
     for (int64_t j = i; j < n; ++j) r[j] = 0.0f;
+    for (int64_t j = 0; j <= i; ++j) q[j] *= scale * gam[j];
+    for (int64_t j = i + 1; j < n; ++j) q[j] = 0.0f;
   }
-  // T = (I + A)^{-1} diag(beta), forward substitution row by row (hd_ut_row, vectorised)
-  ut_inverse(n, KK, Tm);
+  // T = (I + A)^{-1} diag(beta), forward substitution (hd_ut_row, vectorised)
+  ut_inverse(n, A, Tm);
   for (int64_t i = 0; i < n; ++i) vmul(i + 1, c.beta, Tm + i * n);
-  // W = T (exp(G) K) (Kd holds exp(G) K for now), U = T V
-  for (int64_t i = 0; i < n; ++i) {
-    const float e = std::exp(G[i]);
-    for (int64_t j = 0; j < dk; ++j) c.Kd[i * dk + j] = e * c.K[i * dk + j];
-  }
-  sgemm(false, false, n, dk, n, 1.0f, Tm, n, c.Kd, dk, 0.0f, c.W, dk);
-  sgemm(false, false, n, dv, n, 1.0f, Tm, n, c.V, dv, 0.0f, c.U, dv);
-  // Aqk = scale tril(Gamma * Q K^T) (diagonal included), Qg, Kd
-  sgemm(false, true, n, n, dk, scale, c.Q, dk, c.K, dk, 0.0f, c.Aqk, n);
-  gam = c.Kd;  // row scratch again (Kd is written below)
-  for (int64_t i = 0; i < n; ++i) {
-    gamma_row(i);
-    float* r = c.Aqk + i * n;
-    vmul(i + 1, gam, r);
-    for (int64_t j = i + 1; j < n; ++j) r[j] = 0.0f;
-  }
+  // [W | U] = T [e^G K | V] into the top of Z; the bottom of Z gets Qg = scale e^G Q
   const float Gn = G[n - 1];
   for (int64_t i = 0; i < n; ++i) {
-    const float eq = scale * std::exp(G[i]), ek = std::exp(Gn - G[i]);
+    const float e = std::exp(G[i]), ek = std::exp(Gn - G[i]);
+    float* kg = c.KgV + i * ldz;
+    float* qg = c.Z + (n + i) * ldz;
     for (int64_t j = 0; j < dk; ++j) {
-      c.Qg[i * dk + j] = eq * c.Q[i * dk + j];
-      c.Kd[j * n + i] = ek * c.K[i * dk + j];  // stored transposed: [dk, n]
+      kg[j] = e * c.K[i * dk + j];
+      qg[j] = scale * e * c.Q[i * dk + j];
+      c.Kd[j * n + i] = ek * c.K[i * dk + j];  // (e^{G_n - G} K)^T [dk, n]
     }
   }
+  sgemm(false, false, n, ldz, n, 1.0f, Tm, n, c.KgV, ldz, 0.0f, c.Z, ldz);
   c.scal[0] = std::exp(Gn);
 }
 
-void gdn_step(const GdnChunk& c, int64_t j0, int64_t w, float* S, int64_t lds, float* Y, int64_t ldy, float* Vn) {
-  const int64_t n = c.n, dk = c.dk;
-  // Vnew = U[:, j0:j0+w] - W S
-  for (int64_t t = 0; t < n; ++t) std::memcpy(Vn + t * w, c.U + t * c.dv + j0, (size_t)w * sizeof(float));
+void gdn_step(const GdnChunk& c, int64_t j0, int64_t w, float* S, int64_t lds, float* Y, int64_t ldy, float* SC) {
+  const int64_t n = c.n, dk = c.dk, ldz = c.ldz;
+  // SC = [W; Qg] S  ([2n, w]): W S on top, Qg S below
   GemmArgs a;
-  a.M = n, a.N = w, a.K = dk;
-  a.A = c.W, a.rsa = dk, a.csa = 1;
+  a.M = 2 * n, a.N = w, a.K = dk;
+  a.A = c.Z, a.rsa = ldz, a.csa = 1;
   a.B = S, a.rsb = lds, a.csb = 1;
-  a.C = Vn, a.rsc = w;
-  a.alpha = -1.0f, a.beta = 1.0f;
+  a.C = SC, a.rsc = w;
   gemm(a);
-  // O = Qg S + Aqk Vnew
+  // Vnew = U[:, j0:j0+w] - W S (in the top of SC); O = Qg S + Aqk Vnew
+  float* Vn = SC;
+  for (int64_t t = 0; t < n; ++t) {
+    const float* u = c.Z + t * ldz + dk + j0;
+    float* v = Vn + t * w;
+    for (int64_t j = 0; j < w; ++j) v[j] = u[j] - v[j];
+    std::memcpy(Y + t * ldy, SC + (n + t) * w, (size_t)w * sizeof(float));
+  }
   GemmArgs o;
-  o.M = n, o.N = w, o.K = dk;
-  o.A = c.Qg, o.rsa = dk, o.csa = 1;
-  o.B = S, o.rsb = lds, o.csb = 1;
+  o.M = n, o.N = w, o.K = n;
+  o.A = c.P2 + n * n, o.rsa = n, o.csa = 1;
+  o.B = Vn, o.rsb = w, o.csb = 1;
   o.C = Y, o.rsc = ldy;
+  o.beta = 1.0f;
   gemm(o);
-  GemmArgs o2;
-  o2.M = n, o2.N = w, o2.K = n;
-  o2.A = c.Aqk, o2.rsa = n, o2.csa = 1;
-  o2.B = Vn, o2.rsb = w, o2.csb = 1;
-  o2.C = Y, o2.rsc = ldy;
-  o2.beta = 1.0f;
-  gemm(o2);
   // S = exp(G_n) S + Kd^T Vnew
   for (int64_t e = 0; e < dk; ++e) vscale(w, c.scal[0], S + e * lds);
   GemmArgs u;

@@ -94,7 +94,7 @@ void cpu_gated_delta_rule(OpCall& c) {
           ch.bind(buf, C, nn, dk, dv);
           mem::load_rows(c.in[0], b, h, t0, nn, ch.Q, dk);
           mem::load_rows(c.in[1], b, h, t0, nn, ch.K, dk);
-          mem::load_rows(c.in[2], b, h, t0, nn, ch.V, dv);
+          mem::load_rows(c.in[2], b, h, t0, nn, ch.V, ch.ldz);
           mem::load_gate(c.in[3], b, h, t0, nn, ch.g);
           mem::load_gate(c.in[4], b, h, t0, nn, ch.beta);
           mem::gdn_prep(ch, C, scale);
@@ -106,7 +106,7 @@ void cpu_gated_delta_rule(OpCall& c) {
           mem::slice_range(dv, ns, s, &j0, &w);
           mem::GdnChunk ch;
           ch.bind(const_cast<float*>(buf), C, nn, dk, dv);
-          Vn.resize((size_t)(nn * w));
+          Vn.resize((size_t)(2 * nn * w));
           float* S = Sall.data() + bh * DD + j0;
           if (c.out[0].dtype() == DType::F32) {  // the GEMMs write the outputs in place
             float* o = c.out[0].data<float>() + ((b * T + n * C) * H + h) * dv + j0;
