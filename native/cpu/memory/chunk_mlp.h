@@ -11,8 +11,10 @@
 //   Y  = Q + diag(A) Hb W1^T + diag(Bv) Hb S1^T - (Cm * Hb Hh^T) E2
 //   W1' = A_n W1 + Bv_n S1 - E2^T diag(Cm[n-1]) Hh,  S1' = Hc_n S1 - E2^T diag(hlast) Hh
 //   W2' = A_n W2 + Bv_n S2 - D^T diag(Cm[n-1]) K,    S2' = Hc_n S2 - D^T diag(hlast) K
-// The hidden units couple every channel, so the step advances the whole
-// state; its GEMMs thread themselves when called outside a parallel region.
+// Everything but two reductions (Hh W1^T inside E2, and the sums over hidden
+// units in Y) is separable over hidden units, so a step runs in three
+// phases over `ns` hidden-unit slices (tasks of the thread pool when ns > 1;
+// GEMMs single-threaded inside them) with the two reductions in between.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -32,14 +34,15 @@ struct MlpState {
 };
 
 struct MlpScratch {
-  std::vector<float> Z, Sp, E2, D, Hb, HAB, P2, HC;
+  std::vector<float> Z, Sp, E2, D, Hb, HAB, P2, Ep;
 };
 
 // Advances the state through the prepared chunk c (C = the chunk size it was
-// bound with) and writes the outputs Y [n, d]. With momentum off and S1l/S2l
-// given, they receive the momentum after the chunk's last token.
+// bound with) and writes the outputs Y [n, d], over ns hidden-unit slices.
+// With momentum off and S1l/S2l given, they receive the momentum after the
+// chunk's last token.
 void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st, float* Y, MlpScratch& s,
-              float* S1l = nullptr, float* S2l = nullptr);
+              float* S1l = nullptr, float* S2l = nullptr, int64_t ns = 1);
 
 }  // namespace mem
 }  // namespace cpu

@@ -2,8 +2,8 @@
 //   ref_titans_mlp: the stale-anchor token loop in double with per-token
 //     gradients of the residual MLP memory (the spec).
 //   cpu_titans_mlp: the chunk dual form (chunk_mlp.h), one task per (b, h)
-//     when there are enough heads, else heads in turn with threaded GEMMs
-//     and row-parallel elementwise passes inside each chunk.
+//     when there are enough heads, else heads in turn with each chunk step
+//     split over hidden-unit slices.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -47,6 +47,7 @@ void cpu_titans_mlp(OpCall& c) {
   const bool mom = p.momentum;
   const int64_t sw1 = mom ? 2 * dh : dh, sw2 = mom ? 2 * d : d, P = d * dh;
   const size_t pf = mem::LinChunk::floats(C, d, d);
+  const int64_t ns = mem::plan_slices(BH, dh, 32);
 
   auto run_head = [&](int64_t bh) {
     const int64_t b = bh / m.H, h = bh % m.H;
@@ -79,7 +80,7 @@ void cpu_titans_mlp(OpCall& c) {
       Y.resize((size_t)(nn * d));
       const bool last = n == nchunks - 1;
       mem::mlp_step(ch, C, dh, p.act, {X1.data(), X2.data()}, Y.data(), scr, last && !mom ? S1l.data() : nullptr,
-                    last && !mom ? S2l.data() : nullptr);
+                    last && !mom ? S2l.data() : nullptr, ns);
       mem::store_rows(c.out[0], b, h, t0, nn, 0, d, Y.data(), d);
     }
     if (c.out[1].numel()) {
@@ -95,12 +96,13 @@ void cpu_titans_mlp(OpCall& c) {
       mem::store_state(c.out[4], b, h, P, S2l.data());
     }
   };
-  if (BH >= num_threads() || in_parallel_region()) {
+  // Tasks over heads, and with fewer heads than threads, over hidden-unit slices inside each chunk.
+  if (ns == 1) {
     parallel_for(BH, 1, [&](int64_t a, int64_t e) {
       for (int64_t bh = a; bh < e; ++bh) run_head(bh);
     });
   } else {
-    for (int64_t bh = 0; bh < BH; ++bh) run_head(bh);  // GEMMs and row passes thread inside
+    for (int64_t bh = 0; bh < BH; ++bh) run_head(bh);
   }
 }
 
