@@ -10,5 +10,12 @@ namespace cuda {
 using Kernel = void (*)(OpCall&);
 Kernel kernel_for(const OpCall& call);
 
+// cuda/ops/*.cu launchers
+void launch_concat(OpCall& c);
+void launch_causal_conv1d(OpCall& c);
+void launch_rope(OpCall& c);
+void launch_sdpa_window(OpCall& c);
+bool sdpa_window_supported(const OpCall& c);
+
 }  // namespace cuda
 }  // namespace engram
