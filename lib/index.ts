@@ -35,4 +35,16 @@ export {
   type LoadOptions,
   type SafetensorsContents,
 } from './weights/index.js';
+export {
+  runRecall,
+  registerMemory,
+  memoryKinds,
+  RECALL_DEFAULTS,
+  type RecallOptions,
+  type RecallReport,
+  type RecallRow,
+  type MemoryAdapter,
+  type MemoryInstance,
+  type MemorySpec,
+} from './recall/index.js';
 export const version = '0.1.0';
