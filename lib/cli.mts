@@ -47,10 +47,12 @@ try {
     .command('bench [suites..]', 'run benchmark suites (gemm, ...) and print tables', (y) =>
       y.positional('suites', { type: 'string', array: true, describe: 'suites to run (default: all)' })
         .option('json', { type: 'string', describe: 'write results as JSON to this file' })
+        .option('html', { type: 'string', describe: 'write an HTML report with charts (opens offline)' })
         .option('quick', { type: 'boolean', default: false, describe: 'smaller sizes, fewer repetitions' })
         .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const }), async (argv) => {
-      await bench({ suites: argv.suites as string[] | undefined, json: argv.json, quick: argv.quick, device: argv.device });
+      await bench({ suites: argv.suites as string[] | undefined, json: argv.json, html: argv.html, quick: argv.quick, device: argv.device });
       if (argv.json) console.log(`\nwrote ${argv.json}`);
+      if (argv.html) console.log(`wrote ${argv.html}`);
     })
     .command('recall', 'long-context associative recall: accuracy, state bytes and tokens/s per memory kind', (y) =>
       y.option('contexts', { type: 'string', describe: `haystack lengths, e.g. 1k,4k,16k,64k (default ${RECALL_DEFAULTS.contexts.map((c) => c / 1024 + 'k').join(',')})` })
@@ -64,14 +66,16 @@ try {
         .option('chunk', { type: 'number', default: RECALL_DEFAULTS.chunk, describe: 'tokens per memory write' })
         .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const })
         .option('threads', { type: 'number', describe: 'CPU threads (default: all cores)' })
-        .option('json', { type: 'string', describe: 'write rows {memory, context, accuracy, bytes, tokensPerSec} as JSON' }), async (argv) => {
+        .option('json', { type: 'string', describe: 'write rows {memory, context, accuracy, bytes, tokensPerSec} as JSON' })
+        .option('html', { type: 'string', describe: 'write an HTML report with charts (opens offline)' }), async (argv) => {
       if (argv.threads) setNumThreads(argv.threads);
       await runRecall({
         contexts: numbers(argv.contexts), kinds: argv.kinds ? argv.kinds.split(',').map((k) => k.trim()).filter(Boolean) : undefined,
         seed: argv.seed, queries: argv.queries, heads: argv.heads, keyDim: argv['key-dim'], valueDim: argv['value-dim'],
-        codebook: argv.codebook, chunk: argv.chunk, device: argv.device, json: argv.json,
+        codebook: argv.codebook, chunk: argv.chunk, device: argv.device, json: argv.json, html: argv.html,
       });
       if (argv.json) console.log(`\nwrote ${argv.json}`);
+      if (argv.html) console.log(`wrote ${argv.html}`);
     })
     .demandCommand(1, 'name a command: info, bench, recall')
     .strict()

@@ -11,6 +11,7 @@
 import { writeFileSync } from 'node:fs';
 
 import { backends, buildInfo, getNumThreads } from '../backends.js';
+import { recallHtml } from '../bench/report.js';
 import { formatTable } from '../bench/table.js';
 import type { Device } from '../dtype.js';
 import { check } from '../errors.js';
@@ -38,6 +39,8 @@ export interface RecallOptions {
   device?: Device;
   /** Write the report as JSON here. */
   json?: string;
+  /** Write an HTML report with charts here. */
+  html?: string;
   /** Print progress and the table (default true). */
   print?: boolean;
   onProgress?: (done: number, total: number, label: string) => void;
@@ -58,7 +61,7 @@ export interface RecallRow {
 
 export interface RecallReport {
   date: string;
-  options: Required<Omit<RecallOptions, 'json' | 'print' | 'onProgress'>>;
+  options: Required<Omit<RecallOptions, 'json' | 'html' | 'print' | 'onProgress'>>;
   machine: { build: ReturnType<typeof buildInfo>; backends: ReturnType<typeof backends>; threads: number };
   rows: RecallRow[];
 }
@@ -132,7 +135,7 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
       task.dispose();
     }
   }
-  const { json: _j, print: _p, onProgress: _c, ...rest } = o;
+  const { json: _j, html: _h, print: _p, onProgress: _c, ...rest } = o;
   const report: RecallReport = {
     date: new Date().toISOString(),
     options: rest as RecallReport['options'],
@@ -147,5 +150,6 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
     }))));
   }
   if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2));
+  if (opts.html) writeFileSync(opts.html, recallHtml(report));
   return report;
 }
