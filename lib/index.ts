@@ -32,6 +32,8 @@ export {
   saveSafetensorsSync,
   serializeSafetensors,
   renameTensors,
+  LLAMA_TO_ENGRAM,
+  FLA_GDN_TO_ENGRAM,
   type LoadOptions,
   type SafetensorsContents,
 } from './weights/index.js';

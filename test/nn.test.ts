@@ -9,7 +9,12 @@ import { join } from 'node:path';
 
 import test from 'ava';
 
-import { EngramError, loadSafetensors, memory, nn, randn, saveSafetensors, type Tensor } from 'engram';
+import { mkdirSync, readFileSync } from 'node:fs';
+
+import {
+  EngramError, FLA_GDN_TO_ENGRAM, LLAMA_TO_ENGRAM, loadSafetensors, memory, nn, randn, renameTensors, saveSafetensors,
+  type Tensor,
+} from 'engram';
 import { assertClose } from './helpers.js';
 
 const code = (c: string) => ({ instanceOf: EngramError, code: c }) as never;
@@ -137,6 +142,58 @@ test('weights: save -> load round-trips bit-exactly, mmap or not; strict names',
   wrong['norm.weight'].dispose();
   for (const x of Object.values(f.tensors)) x.dispose();
   model.dispose();
+});
+
+test('a Hugging Face layout directory and a Llama-named checkpoint load by name', async (t) => {
+  const model = new nn.Model(HYBRID, { seed: 8 });
+  const d = join(dir, 'hf');
+  mkdirSync(d);
+  await model.save(d);
+  t.deepEqual(JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')), model.config);
+  const back = await nn.Model.load(d);
+  const x = await model.forward([toks(6)]), y = await back.forward([toks(6)]);
+  t.deepEqual([...y.toFloat32()], [...x.toFloat32()]);
+  // Export under Llama names (the inverse of LLAMA_TO_ENGRAM), then load through the rules.
+  const llama: Record<string, Tensor> = {};
+  for (const [n, p] of model.namedParameters()) {
+    const m = /^layers\.(\d+)\.(.*)$/.exec(n);
+    const rest = m?.[2] ?? '';
+    const name = n === 'embed.weight' ? 'model.embed_tokens.weight' : n === 'norm.weight' ? 'model.norm.weight'
+      : n === 'head.weight' ? 'lm_head.weight'
+      : rest === 'mixer_norm.weight' ? `model.layers.${m![1]}.input_layernorm.weight`
+      : rest === 'mlp_norm.weight' ? `model.layers.${m![1]}.post_attention_layernorm.weight`
+      : rest.startsWith('mixer.') ? `model.layers.${m![1]}.self_attn.${rest.slice(6)}` : `model.layers.${m![1]}.${rest}`;
+    llama[name] = p;
+  }
+  llama['model.layers.0.self_attn.rotary_emb.inv_freq'] = randn([4]);
+  const mapped = renameTensors(llama, LLAMA_TO_ENGRAM, { dropUnmatched: true });
+  const viaLlama = new nn.Model(HYBRID, { weights: mapped });
+  const z = await viaLlama.forward([toks(6)]);
+  t.deepEqual([...z.toFloat32()], [...x.toFloat32()]);
+  llama['model.layers.0.self_attn.rotary_emb.inv_freq'].dispose();
+  // fla Gated DeltaNet names map onto the gdn mixer's parameter names.
+  const fla = ['model.embeddings.weight', 'model.layers.3.attn_norm.weight', 'model.layers.3.attn.b_proj.weight',
+    'model.layers.3.attn.k_conv1d.weight', 'model.layers.3.attn.A_log', 'model.layers.3.attn.o_norm.weight',
+    'model.layers.3.mlp.down_proj.weight', 'lm_head.weight'];
+  const named = renameTensors(Object.fromEntries(fla.map((n) => [n, x])), FLA_GDN_TO_ENGRAM);
+  t.deepEqual(Object.keys(named), ['embed.weight', 'layers.3.mixer_norm.weight', 'layers.3.mixer.b_proj.weight',
+    'layers.3.mixer.k_conv1d.weight', 'layers.3.mixer.A_log', 'layers.3.mixer.o_norm.weight', 'layers.3.mlp.down_proj.weight',
+    'head.weight']);
+  for (const v of [x, y, z]) v.dispose();
+  for (const m of [model, back, viaLlama]) m.dispose();
+});
+
+test('conv weights load from PyTorch [C, 1, K] as well as [C, K]', async (t) => {
+  const cfg: nn.ModelConfig = { vocab: 11, dim: 8, mlpHidden: 0, layers: [{ mixer: 'conv', kernel: 3 }] };
+  const a = new nn.Model(cfg, { seed: 9 });
+  const w = Object.fromEntries(a.namedParameters()) as Record<string, Tensor>;
+  const torchShaped = { ...w, 'layers.0.mixer.conv1d.weight': w['layers.0.mixer.conv1d.weight'].reshape([8, 1, 3]) };
+  const b = new nn.Model(cfg, { weights: torchShaped });
+  const x = await a.forward([[1, 2, 3, 4]]), y = await b.forward([[1, 2, 3, 4]]);
+  t.deepEqual([...y.toFloat32()], [...x.toFloat32()]);
+  for (const v of [x, y, torchShaped['layers.0.mixer.conv1d.weight']]) v.dispose();
+  a.dispose();
+  b.dispose();
 });
 
 test('bad configurations are EngramErrors naming the layer', (t) => {

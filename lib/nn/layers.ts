@@ -101,7 +101,7 @@ export class Conv1d extends Module {
   constructor(prefix: string, init: Init, readonly channels: number, readonly kernel: number, readonly o: Conv1dOptions = {}) {
     super(prefix);
     check(Number.isInteger(kernel) && kernel >= 1, 'E_ARG', `${prefix}: kernel size must be an integer >= 1, got ${kernel}`);
-    this.weight = this.param(init, 'weight', [channels, kernel], { normal: 1 / Math.sqrt(kernel) });
+    this.weight = this.param(init, 'weight', [channels, kernel], { normal: 1 / Math.sqrt(kernel) }, [[channels, 1, kernel]]);
     this.bias = o.bias ? this.param(init, 'bias', [channels], 'zeros') : null;
   }
   /** State shape for a batch: [B, K-1, C]. */

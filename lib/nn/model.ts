@@ -13,6 +13,9 @@
  * 'stateful' plan, carrying every layer's state in a ModelState (the model's
  * own, or one from createState()). Parameter names: docs/weights.md.
  */
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import type { Device } from '../dtype.js';
 import { EngramError, check } from '../errors.js';
 import { Graph, type Plan, type Value } from '../graph/index.js';
@@ -51,6 +54,14 @@ export interface ModelOptions {
 }
 
 type Norm = RMSNorm | LayerNorm;
+
+const isDir = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
 type TokensLike = Tensor | readonly number[] | readonly (readonly number[])[] | Int32Array;
 
 function makeNorm(prefix: string, init: Init, c: ModelConfig): Norm {
@@ -278,17 +289,39 @@ export class Model extends Module {
     }
   }
 
-  /** Writes the parameters (and the config, in the metadata) as a safetensors file. */
+  /**
+   * Writes the parameters as safetensors with the config in the metadata
+   * ('engram.config'). When `path` is an existing directory, writes
+   * `config.json` and `model.safetensors` in it (the Hugging Face layout).
+   */
   async save(path: string): Promise<void> {
-    await saveSafetensors(path, this.namedParameters(), { format: 'engram', 'engram.config': JSON.stringify(this.config) });
+    const meta = { format: 'engram', 'engram.config': JSON.stringify(this.config) };
+    if (isDir(path)) {
+      writeFileSync(join(path, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
+      await saveSafetensors(join(path, 'model.safetensors'), this.namedParameters(), meta);
+    } else {
+      await saveSafetensors(path, this.namedParameters(), meta);
+    }
   }
 
-  /** A model from a file written by save() (or any file with these names, given `config`). */
+  /**
+   * A model from save()'s output: a safetensors file (config from its metadata,
+   * or `config`), or a directory with config.json and model.safetensors.
+   */
   static async load(path: string, o: ModelOptions & LoadOptions & { config?: ModelConfig } = {}): Promise<Model> {
-    const f = await loadSafetensors(path, { mmap: o.mmap });
+    const dir = isDir(path);
+    const file = dir ? join(path, 'model.safetensors') : path;
+    const f = await loadSafetensors(file, { mmap: o.mmap });
     try {
-      const cfgText = f.metadata['engram.config'];
-      const config = o.config ?? (cfgText ? (JSON.parse(cfgText) as ModelConfig) : undefined);
+      const cfgText = dir && existsSync(join(path, 'config.json')) ? readFileSync(join(path, 'config.json'), 'utf8') : f.metadata['engram.config'];
+      let config = o.config;
+      if (!config && cfgText) {
+        try {
+          config = JSON.parse(cfgText) as ModelConfig;
+        } catch (e) {
+          throw new EngramError(`${path}: the model config is not valid JSON (${(e as Error).message})`, 'E_FORMAT');
+        }
+      }
       check(config, 'E_FORMAT', `${path}: no 'engram.config' in the metadata; pass { config }`);
       return new Model(config, { ...o, weights: f.tensors });
     } finally {

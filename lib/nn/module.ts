@@ -32,17 +32,26 @@ export class Init {
     this.given = weights instanceof Map ? weights : new Map(Object.entries(weights ?? {}));
   }
 
-  /** The tensor for parameter `name` of `shape` (f32). */
-  tensor(name: string, shape: readonly number[], kind: InitKind): Tensor {
-    const w = this.given.get(name);
+  /**
+   * The tensor for parameter `name` of `shape` (f32). A supplied tensor may
+   * also have one of the `alternatives` shapes (same size, e.g. PyTorch's
+   * [C, 1, K] conv weights for [C, K]); it is reshaped.
+   */
+  tensor(name: string, shape: readonly number[], kind: InitKind, alternatives: readonly (readonly number[])[] = []): Tensor {
+    let w = this.given.get(name);
+    const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+    let reshaped: Tensor | null = null;
+    if (w && !same(w.shape, shape) && alternatives.some((s) => same(w!.shape, s)) && w.isContiguous) w = reshaped = w.reshape(shape);
     if (w) {
-      check(w.shape.length === shape.length && w.shape.every((d, i) => d === shape[i]), 'E_SHAPE',
+      check(same(w.shape, shape), 'E_SHAPE',
         `weights: '${name}' has shape [${w.shape.join(', ')}] but the model needs [${shape.join(', ')}]`);
       check(w.dtype === 'f32' || w.dtype === 'f16' || w.dtype === 'bf16', 'E_DTYPE',
         `weights: '${name}' is ${w.dtype}; parameters must be f32, f16 or bf16`);
       this.used.add(name);
       // Loaded tensors are shared (an mmap'd f32 file is used in place); other float types become f32.
-      return keep(w.dtype === 'f32' ? w.to(w.device) : w.cast('f32'));
+      const out = keep(w.dtype === 'f32' ? w.to(w.device) : w.cast('f32'));
+      reshaped?.dispose();
+      return out;
     }
     const n = shape.reduce((a, b) => a * b, 1);
     if (kind === 'ones' || kind === 'zeros') return keep(tensor(new Float32Array(n).fill(kind === 'ones' ? 1 : 0), [...shape]));
@@ -70,9 +79,10 @@ export abstract class Module {
     return this.prefix ? `${this.prefix}.${local}` : local;
   }
 
-  protected param(init: Init, local: string, shape: readonly number[], kind: InitKind): Tensor {
+  protected param(init: Init, local: string, shape: readonly number[], kind: InitKind,
+    alternatives: readonly (readonly number[])[] = []): Tensor {
     check(!this.ownParams.has(local), 'E_ARG', `module ${this.prefix}: parameter '${local}' declared twice`);
-    const t = init.tensor(this.full(local), shape, kind);
+    const t = init.tensor(this.full(local), shape, kind, alternatives);
     this.ownParams.set(local, t);
     return t;
   }

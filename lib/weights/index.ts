@@ -11,3 +11,4 @@ export {
   type SafetensorsContents,
   type TensorMap,
 } from './safetensors.js';
+export { LLAMA_TO_ENGRAM, FLA_GDN_TO_ENGRAM } from './mappings.js';
