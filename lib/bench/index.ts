@@ -16,6 +16,7 @@ export type { ChartSpec } from './charts.js';
 
 export const SUITES: Record<string, () => Promise<Suite>> = {
   gemm: async () => (await import('./gemm.js')).gemmSuite,
+  graph: async () => (await import('./graph.js')).graphSuite,
 };
 
 export interface BenchOptions {
