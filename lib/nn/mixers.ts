@@ -5,7 +5,8 @@
  *   swa        sliding-window attention (window W, cache of the last W-1)
  *   conv       short causal conv mixer (a fixed-shape functional state)
  * Owners of other memory kinds ('titans', 'tnt', 'trellis', 'gdn') register
- * theirs with registerMixer(kind, factory).
+ * theirs with registerMixer(kind, factory) in lib/nn/<kind>.ts and add one
+ * import line to lib/nn/builtin.ts.
  *
  * Contract (also in docs/graphs.md):
  *  - factory({ dim, layer, prefix, init, index }) returns a Mixer: a Module

@@ -26,7 +26,7 @@ import { Embedding, LayerNorm, Linear, MLP, RMSNorm } from './layers.js';
 import { createMixer, type LayerConfig, type Mixer, type MixerContext, type MixerStateSpec } from './mixers.js';
 import { Init, Module } from './module.js';
 import { ModelState } from './state.js';
-import './attention.js'; // registers 'attention' and 'swa'
+import './builtin.js'; // registers the mixer kinds
 
 export interface ModelConfig {
   vocab: number;

@@ -1,8 +1,9 @@
 /**
  * Memory-kind adapters of `engram recall`: how each memory stores the
- * haystack and answers the queries. Built in: 'full-attention' (exact softmax
- * attention over a plain f32 KV cache, ops.sdpa inside, sharp temperature).
- * Owners of the other kinds register theirs:
+ * haystack and answers the queries. One file per kind in lib/recall/kinds/,
+ * imported from lib/recall/kinds/index.ts. Built in: 'full-attention'
+ * (exact softmax attention over a plain f32 KV cache, ops.sdpa inside, sharp
+ * temperature). Owners of the other kinds add theirs:
  *   turboquant, kivi (quantized caches), gdn (gated delta rule),
  *   titans-linear, titans-mlp, tnt, trellis.
  *
@@ -30,7 +31,6 @@
  */
 import type { Device } from '../dtype.js';
 import { EngramError } from '../errors.js';
-import { PlainKVCache } from '../nn/cache.js';
 import type { Tensor } from '../tensor.js';
 
 export interface MemorySpec {
@@ -72,25 +72,3 @@ export function memoryAdapter(kind: string): MemoryAdapter {
   if (!a) throw new EngramError(`recall: unknown memory kind '${kind}' (registered: ${memoryKinds().join(', ')})`, 'E_ARG');
   return a;
 }
-
-/** Score scale of the exact attention: unit keys, temperature 1/20. */
-export const FULL_ATTENTION_SCALE = 20;
-
-registerMemory({
-  kind: 'full-attention',
-  description: `exact softmax attention over an f32 KV cache (scale ${FULL_ATTENTION_SCALE} on unit keys)`,
-  floor: 0.99,
-  create(spec) {
-    const cache = new PlainKVCache({ batch: 1, kvHeads: spec.heads, headDim: spec.keyDim, valueDim: spec.valueDim, device: spec.device });
-    return {
-      async write(k, v) {
-        cache.append(k, v);
-        // The work of a transformer layer over these tokens: each attends causally to all before it.
-        (await cache.attendAsync(k, { causal: true, scale: FULL_ATTENTION_SCALE })).dispose();
-      },
-      read: (q) => cache.attendAsync(q, { causal: false, scale: FULL_ATTENTION_SCALE }),
-      bytes: () => cache.bytes(),
-      dispose: () => cache.dispose(),
-    };
-  },
-});

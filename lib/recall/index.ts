@@ -19,7 +19,10 @@ import { renderProgress } from '../progress.js';
 import { memoryAdapter, memoryKinds } from './adapters.js';
 import { makeRecallTask, scoreRecall } from './task.js';
 
-export { registerMemory, memoryKinds, memoryAdapter, FULL_ATTENTION_SCALE } from './adapters.js';
+import './kinds/index.js';
+
+export { registerMemory, memoryKinds, memoryAdapter } from './adapters.js';
+export { FULL_ATTENTION_SCALE } from './kinds/full_attention.js';
 export type { MemoryAdapter, MemoryInstance, MemorySpec } from './adapters.js';
 export { makeRecallTask, scoreRecall, type RecallSizes, type RecallTask } from './task.js';
 
