@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 
-import { EngramError, graph, memory, nn, randn, tensor, zeros, type Tensor } from 'engram';
+import { EngramError, cudaAvailable, graph, memory, nn, ops, randn, tensor, zeros, type Tensor } from 'engram';
 
 const { Graph } = graph;
 const code = (c: string) => ({ instanceOf: EngramError, code: c }) as never;
@@ -47,6 +47,8 @@ test('validation errors name the bad node and keep the op error code', (t) => {
   const other = new Graph().input('y', [2, 8]);
   t.throws(() => g.add(x, other), { message: /belongs to another graph/ });
   t.throws(() => g.compile(), code('E_ARG')); // no outputs
+  g.output('x', x);
+  if (!cudaAvailable()) t.throws(() => g.compile({ device: 'cuda' }), code('E_DEVICE'));
   wt.dispose();
 });
 
@@ -205,4 +207,28 @@ test('views of inputs and parameters as outputs are copied out', async (t) => {
   t.is(xs.toFloat32()[0], 1);
   for (const v of [...Object.values(r), w, xs]) v.dispose();
   plan.dispose();
+});
+
+test('a windowed KV cache stays bounded and attends like sdpaWindow over the whole stream', (t) => {
+  const [T, H, D, W] = [300, 2, 8, 20];
+  const q = randn([1, T, H, D], { seed: 20 }), k = randn([1, T, H, D], { seed: 21 }), v = randn([1, T, H, D], { seed: 22 });
+  const want = ops.sdpaWindow(q, k, v, { window: W }).toFloat32();
+  const cache = new nn.PlainKVCache({ kvHeads: H, headDim: D, window: W });
+  let worst = 0, maxLen = 0;
+  for (let s = 0; s < T; s++) {
+    const [qs, ks, vs] = [q, k, v].map((x) => x.slice(1, s, s + 1));
+    cache.append(ks, vs);
+    const o = cache.attend(qs, { window: W });
+    const got = o.toFloat32();
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[s * H * D + i]));
+    maxLen = Math.max(maxLen, cache.length);
+    for (const x of [qs, ks, vs, o]) x.dispose();
+  }
+  t.true(worst < 1e-5, `max diff ${worst}`);
+  t.true(maxLen <= 64, `the cache held ${maxLen} positions for a window of ${W}`);
+  t.is(cache.position, T);
+  t.throws(() => cache.append(randn([1, 1, H + 1, D]), v), code('E_SHAPE'));
+  for (const x of [q, k, v]) x.dispose();
+  cache.dispose();
+  t.throws(() => cache.length, code('E_DISPOSED'));
 });

@@ -61,12 +61,19 @@ void PlainKVCache::check_kv(const Tensor& k, const Tensor& v, const char* what) 
 }
 
 void PlainKVCache::reserve(int64_t need) {
-  if (len_ + need <= cap_) return;
-  // A windowed cache keeps only the last W-1 positions (all a later query can
-  // see); compacting only when full keeps appends amortised O(1).
+  // A windowed cache keeps only the last W-1 positions between calls (all a
+  // later query can see): it is compacted once it holds more than ~2W, so
+  // memory stays O(W) and appends cost amortised O(1).
+  const int64_t limit = window_ > 0 ? std::max<int64_t>(2 * window_, 64) : INT64_MAX;
+  if (len_ + need <= cap_ && (len_ + need <= limit || len_ <= window_ - 1)) return;
   const int64_t keep = window_ > 0 ? std::min(len_, window_ - 1) : len_;
-  int64_t cap = std::max<int64_t>(16, cap_);
-  while (cap < keep + need) cap *= 2;
+  int64_t cap = 16;
+  if (window_ > 0) {
+    while (cap < std::max(limit, keep + need)) cap *= 2;
+  } else {
+    cap = std::max<int64_t>(16, cap_);
+    while (cap < keep + need) cap *= 2;
+  }
   Tensor nk = Tensor::empty(Dims{B_, cap, Hkv_, D_}, DType::F32, dev_);
   Tensor nv = Tensor::empty(Dims{B_, cap, Hkv_, Dv_}, DType::F32, dev_);
   copy_rows(nk, 0, k_, len_ - keep, keep);

@@ -363,9 +363,13 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs,
         c.out.push_back(v.is_output ? Tensor::empty(v.spec.shape, v.spec.dtype, device_)
                                     : arena_view(st, v.spec, offset_[id]));
       }
-      prepare_op(c);
-      if (s.bind >= 0) bound[s.bind]->run_bound(c);
-      else execute_op(c);
+      if (s.bind >= 0) {
+        (void)infer_op(c);  // validated like its op; the bound object picks the kernels
+        bound[s.bind]->run_bound(c);
+      } else {
+        prepare_op(c);
+        execute_op(c);
+      }
       for (size_t i = 0; i < s.outs.size(); ++i) vals[s.outs[i]] = std::move(c.out[i]);
     } catch (const Error&) {
       rethrow_named(s.name, s.is_view ? "view." + s.view : op_name(s.call.op));
