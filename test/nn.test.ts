@@ -63,6 +63,13 @@ test('3 blocks with a conv mixer (functional state), batch 2, prefill longer tha
   await prefillStepsVsForward(t, THREE, 16, 11, 2);
 });
 
+test('LayerNorm, biased projections, rope off, MLP off: prefill + step still equals forward', async (t) => {
+  await prefillStepsVsForward(t, {
+    vocab: 61, dim: 24, mlpHidden: 0, norm: 'layer',
+    layers: [{ mixer: 'attention', heads: 3, bias: true, rope: false }, { mixer: 'swa', heads: 2, headDim: 8, window: 3, rope: { theta: 500 } }],
+  }, 9, 4);
+});
+
 test('prefill in pieces equals one prefill; forks continue independently', async (t) => {
   const model = new nn.Model(THREE, { seed: 4 });
   const seq = toks(14);
