@@ -13,7 +13,7 @@
 #include "elem.h"
 #include "index.h"
 
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__  // device pass only: the host compiler does not know the pragma
 #define ENGRAM_UNROLL _Pragma("unroll")
 #else
 #define ENGRAM_UNROLL
