@@ -1,5 +1,8 @@
-// concat on CUDA: one grid-stride launch per input, each element of input i
-// written to its place in the contiguous output (any non-packed dtype, as bytes).
+// concat on CUDA: one grid-stride launch per input. Input i fills, for each
+// outer index o (dims before the axis), the contiguous output run
+// [o * out_run + base_i, + run_i), so element j of the input (row-major)
+// lands at (j / run_i) * out_run + base_i + j % run_i. Any non-packed dtype
+// (moved as bytes).
 #include "../common.cuh"
 #include "../kernels.cuh"
 #include "engram/params_model.h"
@@ -9,33 +12,27 @@ namespace cuda {
 
 namespace {
 template <class E>
-__global__ void concat_part(const E* __restrict__ x, StridedIndex xi, E* __restrict__ out, int ax, int64_t at,
-                            StridedIndex oshape, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    // multi-index of element i of x -> output offset (output contiguous)
-    int64_t rem = i, off = 0, stride = 1;
-    for (int d = xi.n - 1; d >= 0; --d) {
-      int64_t idx = rem % xi.shape[d];
-      rem /= xi.shape[d];
-      off += (d == ax ? idx + at : idx) * stride;
-      stride *= oshape.shape[d];
-    }
-    out[off] = x[offset_of(xi, i)];
-  }
+__global__ void concat_part(const E* __restrict__ x, StridedIndex xi, E* __restrict__ out, int64_t run, int64_t out_run,
+                            int64_t base, int64_t n) {
+  for (int64_t j = global_thread(); j < n; j += grid_threads())
+    out[(j / run) * out_run + base + j % run] = x[offset_of(xi, j)];
 }
 
 template <class E>
 void launch_parts(OpCall& c, int ax) {
   const Tensor& O = c.out[0];
-  StridedIndex oi = make_index(O);
-  int64_t at = 0;
+  int64_t inner = 1;
+  for (int d = ax + 1; d < O.ndim(); ++d) inner *= O.size(d);
+  const int64_t out_run = O.size(ax) * inner;
+  int64_t base = 0;
   for (const Tensor& X : c.in) {
-    int64_t n = X.numel();
+    const int64_t n = X.numel(), run = X.size(ax) * inner;
     if (n) {
-      concat_part<E><<<grid_for(n, 256), 256, 0, stream()>>>(X.data<E>(), make_index(X), O.data<E>(), ax, at, oi, n);
+      concat_part<E><<<grid_for(n, kThreads), kThreads, 0, stream()>>>(X.data<E>(), make_index(X), O.data<E>(), run,
+                                                                      out_run, base, n);
       ENGRAM_CUDA_LAUNCHED("concat");
     }
-    at += X.size(ax);
+    base += run;
   }
 }
 }  // namespace
