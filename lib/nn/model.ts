@@ -47,7 +47,7 @@ export interface ModelOptions {
   weights?: Record<string, Tensor> | Map<string, Tensor>;
   /** Every parameter must come from `weights` and every weight must be used. Default: true when weights are given. */
   strict?: boolean;
-  /** Where plans run (parameters are copied there at compile). Default 'cpu'. */
+  /** Where parameters live and plans run. Default 'cpu'. */
   device?: Device;
   /** Compiled plans kept per model (least recently used dropped). Default 8. */
   maxPlans?: number;
@@ -113,7 +113,7 @@ export class Model extends Module {
     this.config = JSON.parse(JSON.stringify(config)) as ModelConfig;
     this.device = o.device ?? 'cpu';
     this.maxPlans = o.maxPlans ?? 8;
-    const init = new Init(o.seed ?? 0, o.weights);
+    const init = new Init(o.seed ?? 0, o.weights, this.device);
     this.embed = this.child('embed', new Embedding('embed', init, config.vocab, config.dim));
     this.blocks = config.layers.map((_, i) => this.child(`layers.${i}`, new Block(`layers.${i}`, init, config, i)));
     this.norm = this.child('norm', makeNorm('norm', init, config));

@@ -8,6 +8,7 @@
  * shape-checked) or a deterministic random initialisation seeded per name,
  * so the same config and seed give the same model on every machine.
  */
+import type { Device } from '../dtype.js';
 import { check } from '../errors.js';
 import * as ops from '../ops/index.js';
 import { Tensor, keep, randn, tensor } from '../tensor.js';
@@ -28,7 +29,8 @@ export type InitKind = { normal: number } | 'ones' | 'zeros';
 export class Init {
   private readonly given: Map<string, Tensor>;
   readonly used = new Set<string>();
-  constructor(readonly seed = 0, weights?: Record<string, Tensor> | Map<string, Tensor>) {
+  /** Parameters are created on (or moved to) `device`, so plans there share them instead of copying. */
+  constructor(readonly seed = 0, weights?: Record<string, Tensor> | Map<string, Tensor>, readonly device: Device = 'cpu') {
     this.given = weights instanceof Map ? weights : new Map(Object.entries(weights ?? {}));
   }
 
@@ -49,13 +51,16 @@ export class Init {
         `weights: '${name}' is ${w.dtype}; parameters must be f32, f16 or bf16`);
       this.used.add(name);
       // Loaded tensors are shared (an mmap'd f32 file is used in place); other float types become f32.
-      const out = keep(w.dtype === 'f32' ? w.to(w.device) : w.cast('f32'));
+      const f = w.dtype === 'f32' ? w : w.cast('f32');
+      const out = keep(f.to(this.device));
+      if (f !== w) f.dispose();
       reshaped?.dispose();
       return out;
     }
     const n = shape.reduce((a, b) => a * b, 1);
-    if (kind === 'ones' || kind === 'zeros') return keep(tensor(new Float32Array(n).fill(kind === 'ones' ? 1 : 0), [...shape]));
-    const r = randn(shape, { seed: (this.seed * 0x9e3779b1 + hash32(name)) % 2 ** 52 });
+    if (kind === 'ones' || kind === 'zeros')
+      return keep(tensor(new Float32Array(n).fill(kind === 'ones' ? 1 : 0), [...shape], { device: this.device }));
+    const r = randn(shape, { seed: (this.seed * 0x9e3779b1 + hash32(name)) % 2 ** 52, device: this.device });
     const s = ops.scale(r, kind.normal);
     r.dispose();
     return keep(s);
