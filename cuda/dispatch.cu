@@ -36,6 +36,10 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::CAST: return launch_cast;
     case OpId::GATHER: return launch_gather;
     case OpId::SDPA: return sdpa_supported(call) ? launch_sdpa : nullptr;
+    case OpId::CONCAT: return launch_concat;
+    case OpId::CAUSAL_CONV1D: return launch_causal_conv1d;
+    case OpId::ROPE: return launch_rope;
+    case OpId::SDPA_WINDOW: return sdpa_window_supported(call) ? launch_sdpa_window : nullptr;
     case OpId::COUNT: break;
   }
   return nullptr;

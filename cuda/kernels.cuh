@@ -31,5 +31,12 @@ bool sdpa_supported(const OpCall& c);
 // Contiguous copy of X into O (same shape and dtype, O contiguous), async.
 void copy_into(const Tensor& X, const Tensor& O);
 
+// model-building ops (cuda/ops/{concat,causal_conv1d,rope,sdpa_window}.cu)
+void launch_concat(OpCall& c);
+void launch_causal_conv1d(OpCall& c);
+void launch_rope(OpCall& c);
+void launch_sdpa_window(OpCall& c);
+bool sdpa_window_supported(const OpCall& c);
+
 }  // namespace cuda
 }  // namespace engram
