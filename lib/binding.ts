@@ -72,6 +72,93 @@ export interface NativeOpInfo {
 
 export type NativeTypedArray = Float32Array | Uint16Array | Int32Array | Uint8Array | Int8Array;
 
+/** A tensor's shape and dtype (graph values, plan inputs/outputs). */
+export interface NativeSpec {
+  shape: number[];
+  dtype: NativeDType;
+}
+
+/** The description native/core/plan.cpp compiles (lib/graph builds it). */
+export interface NativePlanDesc {
+  device: NativeDevice;
+  inputs: { name: string; shape: number[]; dtype: NativeDType }[];
+  params: { name: string; tensor: NativeTensor }[];
+  nodes: { name: string; op: string; attrs?: Attrs; inputs: number[]; bind?: number }[];
+  outputs: number[];
+  bindings?: number;
+  reuseBuffers?: boolean;
+  keepArena?: boolean;
+}
+
+export interface NativePlanStats {
+  nodes: number;
+  opNodes: number;
+  viewNodes: number;
+  copiesInserted: number;
+  intermediates: number;
+  naiveBytes: number;
+  plannedBytes: number;
+  outputBytes: number;
+  paramBytes: number;
+}
+
+/** Opaque bindable state (a KV cache handle or another registered kind). */
+export interface NativeState {
+  readonly __nativeState: never;
+}
+
+export interface NativePlan {
+  run(inputs: NativeTensor[], states?: NativeState[]): Promise<NativeTensor[]>;
+  runSync(inputs: NativeTensor[], states?: NativeState[]): NativeTensor[];
+  stats(): NativePlanStats;
+  outputSpecs(): NativeSpec[];
+  valueOffsets(): number[];
+  releaseBuffers(): void;
+  dispose(): void;
+}
+
+export interface NativeKVCacheOptions {
+  batch?: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim?: number;
+  window?: number;
+  device?: NativeDevice;
+}
+
+export interface NativeKVCacheInfo {
+  length: number;
+  position: number;
+  bytes: number;
+  capacityBytes: number;
+  window: number;
+  batch: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim: number;
+  device: NativeDevice;
+  kind: string;
+}
+
+export interface NativeKVCache extends NativeState {
+  append(k: NativeTensor, v: NativeTensor): void;
+  attend(q: NativeTensor, attrs?: Attrs): NativeTensor;
+  attendAsync(q: NativeTensor, attrs?: Attrs): Promise<NativeTensor>;
+  keys(): NativeTensor;
+  values(): NativeTensor;
+  load(k: NativeTensor, v: NativeTensor, position: number): void;
+  reset(): void;
+  info(): NativeKVCacheInfo;
+  dispose(): void;
+}
+
+export interface NativeSafetensors {
+  names: string[];
+  tensors: NativeTensor[];
+  metadata: Record<string, string>;
+  mapped: boolean;
+}
+
 export interface NativeAddon {
   init(errorClass: typeof EngramError): void;
   TensorHandle: new () => NativeTensor;
@@ -104,6 +191,15 @@ export interface NativeAddon {
   setIsa(isa: 'generic' | 'avx2' | 'avx512'): string;
   setPoison(on: boolean): void;
   // benchmarks (kernel time measured natively)
+  // graphs and plans (native/napi/plan_wrap.cpp)
+  PlanHandle: new (desc: NativePlanDesc) => NativePlan;
+  inferNode(op: string, inputs: (NativeSpec | null)[], attrs?: Attrs): NativeSpec[];
+  // plain f32 attention cache (native/napi/kv_cache_wrap.cpp); new KVCacheHandle(other) forks
+  KVCacheHandle: new (opts: NativeKVCacheOptions | NativeKVCache) => NativeKVCache;
+  // safetensors (native/napi/safetensors_wrap.cpp)
+  loadSafetensors(path: string, mmap: boolean): Promise<NativeSafetensors>;
+  loadSafetensorsSync(path: string, mmap: boolean): NativeSafetensors;
+  parseSafetensors(bytes: Uint8Array): NativeSafetensors;
   peakGflops(threads?: number): number;
   benchGemm(which: 'engram' | 'openblas', M: number, N: number, K: number, batch: number, reps: number): {
     ms: number;
@@ -116,7 +212,8 @@ export const NATIVE_EXPORTS = [
   'init', 'TensorHandle', 'tensorFromData', 'empty', 'random', 'tensorInfo', 'tensorData', 'tensorToArray',
   'tensorTo', 'tensorDispose', 'tensorIsDisposed', 'tensorView', 'memory', 'op', 'opAsync', 'referenceOp',
   'opNames', 'backends', 'buildInfo', 'setNumThreads', 'getNumThreads', 'setIsa', 'setPoison', 'peakGflops',
-  'benchGemm',
+  'benchGemm', 'PlanHandle', 'inferNode', 'KVCacheHandle', 'loadSafetensors', 'loadSafetensorsSync',
+  'parseSafetensors',
 ] as const;
 
 function packageRoot(): string {

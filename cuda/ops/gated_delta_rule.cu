@@ -14,7 +14,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kMemThreads = 256;
 
 struct GdnArgs {
   SeqView q, k, v, g, beta;
@@ -42,7 +42,7 @@ struct Smem {
   }
 };
 
-__global__ void __launch_bounds__(kThreads) gdn_kernel(GdnArgs a) {
+__global__ void __launch_bounds__(kMemThreads) gdn_kernel(GdnArgs a) {
   extern __shared__ __align__(16) float sm[];
   const int bh = blockIdx.x, b = bh / a.H, h = bh % a.H;
   const int j0 = blockIdx.y * a.WS, w = min(a.WS, a.dv - j0);
@@ -186,7 +186,7 @@ void gated_delta_rule_cuda(OpCall& c) {
   ENGRAM_CHECK(smem_fits((const void*)gdn_kernel, bytes), UNSUPPORTED,
                "gatedDeltaRule: the chunk does not fit in shared memory on this GPU");
   dim3 grid((unsigned)(a.B * a.H), (unsigned)((a.dv + a.WS - 1) / a.WS));
-  gdn_kernel<<<grid, kThreads, bytes, stream()>>>(a);
+  gdn_kernel<<<grid, kMemThreads, bytes, stream()>>>(a);
   ENGRAM_CUDA_LAUNCHED("gdn_kernel");
 }
 

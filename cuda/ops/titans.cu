@@ -18,7 +18,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kMemThreads = 256;
 
 struct TitansArgs {
   SeqView q, k, v, theta, alpha, eta;
@@ -48,7 +48,7 @@ struct Smem {
   }
 };
 
-__global__ void __launch_bounds__(kThreads) titans_linear_kernel(TitansArgs a) {
+__global__ void __launch_bounds__(kMemThreads) titans_linear_kernel(TitansArgs a) {
   extern __shared__ __align__(16) float sm[];
   const int bh = blockIdx.x, b = bh / a.H, h = bh % a.H;
   const int j0 = blockIdx.y * a.WS, w = min(a.WS, a.dv - j0);
@@ -230,7 +230,7 @@ void titans_linear_cuda(OpCall& c) {
   ENGRAM_CHECK(smem_fits((const void*)titans_linear_kernel, bytes), UNSUPPORTED,
                "titansLinear: the chunk does not fit in shared memory on this GPU");
   dim3 grid((unsigned)(a.B * a.H), (unsigned)((a.dv + a.WS - 1) / a.WS));
-  titans_linear_kernel<<<grid, kThreads, bytes, stream()>>>(a);
+  titans_linear_kernel<<<grid, kMemThreads, bytes, stream()>>>(a);
   ENGRAM_CUDA_LAUNCHED("titans_linear_kernel");
 }
 

@@ -14,7 +14,7 @@ namespace cuda {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kMemThreads = 256;
 
 struct TttArgs {
   SeqView q, k, v, eta;
@@ -46,7 +46,7 @@ struct Smem {
   }
 };
 
-__global__ void __launch_bounds__(kThreads) ttt_linear_kernel(TttArgs a) {
+__global__ void __launch_bounds__(kMemThreads) ttt_linear_kernel(TttArgs a) {
   extern __shared__ __align__(16) float sm[];
   const int bh = blockIdx.x, b = bh / a.H, h = bh % a.H;
   const int dk = a.dk, dv = a.dv, C = a.C, tid = threadIdx.x, nt = blockDim.x;
@@ -189,7 +189,7 @@ void ttt_linear_cuda(OpCall& c) {
   const size_t bytes = (size_t)L.total * sizeof(float);
   ENGRAM_CHECK(smem_fits((const void*)ttt_linear_kernel, bytes), UNSUPPORTED,
                "tttLinear: the mini-batch does not fit in shared memory on this GPU");
-  ttt_linear_kernel<<<(unsigned)(a.B * a.H), kThreads, bytes, stream()>>>(a);
+  ttt_linear_kernel<<<(unsigned)(a.B * a.H), kMemThreads, bytes, stream()>>>(a);
   ENGRAM_CUDA_LAUNCHED("ttt_linear_kernel");
 }
 

@@ -47,6 +47,11 @@ namespace engram {
   X(GATHER, "gather", 2, 2, 1)                         \
   /* attention */                                      \
   X(SDPA, "sdpa", 3, 3, 1)                             \
+  /* model building blocks (params_model.h) */         \
+  X(CONCAT, "concat", 1, 16, 1)                        \
+  X(CAUSAL_CONV1D, "causalConv1d", 2, 4, 1)            \
+  X(ROPE, "rope", 2, 2, 1)                             \
+  X(SDPA_WINDOW, "sdpaWindow", 3, 3, 1)                \
   /* test-time memory (native/core/ops/titans.cpp ...) */ \
   X(GATED_DELTA_RULE, "gatedDeltaRule", 5, 6, 2)        \
   X(TITANS_LINEAR, "titansLinear", 4, 8, 3)            \
