@@ -7,11 +7,12 @@
 //   Y  = diag(A) Q M0^T + diag(Bv) Q S0^T - (Cm * Q K^T) G  [n, dv]
 //   M' = A_n M0 + Bv_n S0 - G^T diag(Cm[n-1, :]) K
 //   S' = Hc_n S0 - G^T diag(hlast) K
-// Everything is separable over the rows of M (value channels), so a state
-// slice of rows [j0, j0 + w) is advanced independently: lin_prep builds the
+// Everything is separable over the rows of M (value channels), so a slice of
+// value channels [j0, j0 + w) is advanced independently: lin_prep builds the
 // state-independent part once per chunk (coefficients, Cm * QK^T, scaled
-// Q and K), lin_step advances one slice with four GEMMs. No per-token d x d
-// state is formed.
+// Q and K), lin_step advances one slice with four GEMMs. The kernels keep the
+// state transposed, X = [M^T ; S^T] (see lin_step), so every GEMM operand is
+// row-major. No per-token d x d state is formed.
 #pragma once
 #include <cstddef>
 #include <cstdint>
