@@ -1,6 +1,7 @@
 // Op -> CUDA launcher. No default case: a new op must be listed here (nullptr
 // when the CUDA kernel does not exist yet).
 #include "kernels.cuh"
+#include "ops/memory.cuh"
 
 namespace engram {
 namespace cuda {
@@ -40,6 +41,11 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::CAUSAL_CONV1D: return launch_causal_conv1d;
     case OpId::ROPE: return launch_rope;
     case OpId::SDPA_WINDOW: return sdpa_window_supported(call) ? launch_sdpa_window : nullptr;
+    case OpId::GATED_DELTA_RULE: return gated_delta_rule_cuda_ok(call) ? gated_delta_rule_cuda : nullptr;
+    case OpId::TITANS_LINEAR: return titans_linear_cuda_ok(call) ? titans_linear_cuda : nullptr;
+    case OpId::TITANS_MLP: return nullptr;  // no CUDA kernel yet
+    case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
+    case OpId::TTT_MLP: return nullptr;  // no CUDA kernel yet
     case OpId::COUNT: break;
   }
   return nullptr;

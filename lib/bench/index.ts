@@ -17,6 +17,7 @@ export type { ChartSpec } from './charts.js';
 export const SUITES: Record<string, () => Promise<Suite>> = {
   gemm: async () => (await import('./gemm.js')).gemmSuite,
   graph: async () => (await import('./graph.js')).graphSuite,
+  memory: async () => (await import('./memory.js')).memorySuite,
 };
 
 export interface BenchOptions {
