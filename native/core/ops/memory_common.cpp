@@ -55,6 +55,7 @@ void check_gate(const char* op, const char* name, const Tensor& gate, const SeqD
   require_float(op, name, gate);
   ENGRAM_CHECK(gate.ndim() == 3 && gate.size(0) == d.B && gate.size(1) == d.T && gate.size(2) == d.H, SHAPE, op,
                ": gate '", name, "' must be [B, T, H] = [", d.B, ", ", d.T, ", ", d.H, "], got ", gate.shape().str());
+  if (!gate.has_data()) return;  // shape-only (plan compile): values are checked when the plan runs
   Tensor g = gate.device() == DeviceType::CPU ? gate : to_device(gate, DeviceType::CPU);
   for (int64_t b = 0; b < d.B; ++b)
     for (int64_t t = 0; t < d.T; ++t)

@@ -87,6 +87,8 @@ class Tensor {
   DeviceType device() const { return storage_ ? storage_->device : DeviceType::CPU; }
   size_t nbytes() const { return dtype_bytes(dtype_, (size_t)numel()); }
   bool is_contiguous() const;
+  // False for shape-only (meta) tensors, which plans use to infer shapes before data exist.
+  bool has_data() const { return storage_ && storage_->data != nullptr; }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   TensorSpec spec() const { return {shape_, dtype_}; }
 
