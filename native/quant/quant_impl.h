@@ -1,0 +1,36 @@
+// Internal to native/quant: constructors of the concrete quantizers and the
+// channel-group plumbing shared by TurboQuant and QJL.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "quantizer.h"
+
+namespace engram {
+namespace quant {
+
+std::shared_ptr<const Quantizer> make_plain(const QuantConfig& c, int dim);
+std::shared_ptr<const Quantizer> make_turbo(const QuantConfig& c);
+std::shared_ptr<const Quantizer> make_qjl(const QuantConfig& c);
+std::shared_ptr<const Quantizer> make_kivi(const QuantConfig& c, int dim);
+std::shared_ptr<const Quantizer> make_int8(const QuantConfig& c, int dim);
+
+// Channel order per head: [group 0 channels | group 1 channels], where group
+// 0 is the outlier set (ascending) and group 1 its complement (ascending).
+// Without outliers there is one group and the order is the identity.
+struct ChannelGroups {
+  int dim = 0, heads = 1, ngroups = 1;
+  int gdim[2] = {0, 0}, goff[2] = {0, 0};
+  bool identity = true;
+  std::vector<int32_t> order;  // heads × dim
+  void build(const QuantConfig& c);
+  const int32_t* head_order(int h) const { return order.data() + (size_t)(heads == 1 ? 0 : h) * dim; }
+  // dst[i] = src[order[i]] for n rows.
+  void gather(const float* x, int64_t ldx, int64_t n, int head, float* dst) const;
+};
+
+// Scalar bytes of a stored norm/scale.
+inline int scalar_bytes(const QuantConfig& c) { return c.f32_scalars ? 4 : 2; }
+
+}  // namespace quant
+}  // namespace engram
