@@ -131,6 +131,37 @@ class QjlQuantizer final : public Quantizer {
     for (int c = 0; c < cfg_.dim; ++c) out[o[c]] = (float)x[(size_t)c];
   }
 
+  void transform_queries(const float* q, int64_t ldq, int64_t n, int head, float* qt, int64_t ldt) const override {
+    const int d = cfg_.dim;
+    std::vector<float> qp;
+    const float* src = q;
+    int64_t lds = ldq;
+    if (!cg_.identity) {
+      qp.resize((size_t)(n * d));
+      cg_.gather(q, ldq, n, head, qp.data());
+      src = qp.data();
+      lds = d;
+    }
+    for (int g = 0; g < cg_.ngroups; ++g) {
+      const TileGroup& T = desc_.g[g];
+      cpu::sgemm(false, true, n, T.sk_dim, cg_.gdim[g], 1.0f, src + cg_.goff[g], lds, S_[g].data(), cg_.gdim[g], 0.0f,
+                 qt + T.sk_t, ldt);
+    }
+  }
+
+  void transform_back_rows(const float* acc, int64_t lda, int64_t n, int head, float* out, int64_t ldo) const override {
+    const int d = cfg_.dim;
+    std::vector<float> xp((size_t)(n * d));
+    for (int g = 0; g < cg_.ngroups; ++g) {
+      const TileGroup& T = desc_.g[g];
+      cpu::sgemm(false, false, n, cg_.gdim[g], T.sk_dim, 1.0f, acc + T.sk_t, lda, S_[g].data(), cg_.gdim[g], 0.0f,
+                 xp.data() + cg_.goff[g], d);
+    }
+    const int32_t* o = cg_.head_order(head);
+    for (int64_t i = 0; i < n; ++i)
+      for (int c = 0; c < d; ++c) out[i * ldo + o[c]] = xp[(size_t)(i * d + c)];
+  }
+
  private:
   ChannelGroups cg_;
   std::vector<float> S_[kMaxGroups];  // m_g × d_g

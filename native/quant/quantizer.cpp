@@ -82,13 +82,70 @@ std::vector<float> Quantizer::matrix(int head) const {
   return a;
 }
 
+void Quantizer::transform_queries(const float* q, int64_t ldq, int64_t n, int head, float* qt, int64_t ldt) const {
+  for (int64_t i = 0; i < n; ++i) transform_query(q + i * ldq, head, qt + i * ldt);
+}
+
+void Quantizer::transform_back_rows(const float* acc, int64_t lda, int64_t n, int head, float* out, int64_t ldo) const {
+  for (int64_t i = 0; i < n; ++i) transform_back(acc + i * lda, head, out + i * ldo);
+}
+
 void Quantizer::decode(const uint8_t* in, int64_t n_tok, int head, float* x, int64_t ldx) const {
-  const int bt = block_tokens();
-  std::vector<float> rows((size_t)bt * t_dim());
-  for (int64_t j0 = 0; j0 < n_tok; j0 += bt) {
-    tile(desc_, in + (j0 / bt) * block_bytes(), bt, rows.data(), t_dim());
-    for (int i = 0; i < bt; ++i) transform_back(rows.data() + (size_t)i * t_dim(), head, x + (j0 + i) * ldx);
+  const int64_t chunk = std::max<int64_t>(block_tokens(), 256 / block_tokens() * block_tokens());
+  std::vector<float> rows((size_t)(chunk * t_dim()));
+  for (int64_t j0 = 0; j0 < n_tok; j0 += chunk) {
+    const int64_t n = std::min(chunk, n_tok - j0);
+    tile(desc_, in + (j0 / block_tokens()) * block_bytes(), n, rows.data(), t_dim());
+    transform_back_rows(rows.data(), t_dim(), n, head, x + j0 * ldx, ldx);
   }
+}
+
+void Quantizer::decode_ref(const uint8_t* in, int64_t n_tok, int head, float* x, int64_t ldx) const {
+  std::vector<float> row((size_t)t_dim());
+  for (int64_t j = 0; j < n_tok; ++j) {
+    const uint8_t* b = in + (j / block_tokens()) * block_bytes();
+    for (int e = 0; e < t_dim(); ++e) row[(size_t)e] = tile_elem(desc_, b, (int)(j % block_tokens()), e);
+    transform_back(row.data(), head, x + j * ldx);
+  }
+}
+
+bool Quantizer::blocks_finite(const uint8_t* in, int64_t n_tok) const {
+  const TileDesc& D = desc_;
+  const bool f32 = D.f32_scalars != 0;
+  const int sb = f32 ? 4 : 2;
+  auto ok = [](float v) { return std::isfinite(v); };
+  for (int64_t b = 0; b < n_tok / D.block_tokens; ++b) {
+    const uint8_t* r = in + b * D.block_bytes;
+    switch (D.kind) {
+      case TileKind::F32:
+      case TileKind::F16:
+      case TileKind::BF16:
+        for (int e = 0; e < D.dim; ++e)
+          if (!ok(tile_elem(D, r, 0, e))) return false;
+        break;
+      case TileKind::TURBO:
+      case TileKind::QJL:
+        for (int g = 0; g < D.ngroups; ++g) {
+          if (!ok(load_scalar(r + D.g[g].norm_off, f32))) return false;
+          if (D.g[g].rnorm_off >= 0 && !ok(load_scalar(r + D.g[g].rnorm_off, f32))) return false;
+        }
+        break;
+      case TileKind::KIVI_TOKEN: {
+        const int64_t codes = stream_bytes(D.dim, D.bits);
+        for (int g = 0; g < 2 * ((D.dim + D.group - 1) / D.group); ++g)
+          if (!ok(load_scalar(r + codes + (int64_t)g * sb, f32))) return false;
+        break;
+      }
+      case TileKind::KIVI_CHANNEL:
+        for (int g = 0; g < 2 * D.dim; ++g)
+          if (!ok(load_scalar(r + (int64_t)D.row_bytes * D.block_tokens + (int64_t)g * sb, f32))) return false;
+        break;
+      case TileKind::INT8:
+        if (!ok(load_scalar(r + D.dim, f32))) return false;
+        break;
+    }
+  }
+  return true;
 }
 
 void Quantizer::validate(const float* x, int64_t ldx, int64_t n_tok) const {

@@ -86,11 +86,20 @@ class Quantizer {
   virtual void transform_query(const float* q, int head, float* qt) const = 0;
   // out = A_headᵀ acc (dim floats, overwritten).
   virtual void transform_back(const float* acc, int head, float* out) const = 0;
+  // Batched forms: qt[i] = A q[i], out[i] = Aᵀ acc[i] for n rows (GEMMs for
+  // the rotations and sketches).
+  virtual void transform_queries(const float* q, int64_t ldq, int64_t n, int head, float* qt, int64_t ldt) const;
+  virtual void transform_back_rows(const float* acc, int64_t lda, int64_t n, int head, float* out, int64_t ldo) const;
   // A_head as a dense t_dim × dim row-major matrix (CUDA, tests).
   std::vector<float> matrix(int head) const;
 
-  // Dequantized rows: x̃ = Aᵀ tile (uses the fast tile kernel).
+  // Dequantized rows: x̃ = Aᵀ tile (uses the fast tile kernel; decode_ref the
+  // scalar reference tile_ref).
   void decode(const uint8_t* in, int64_t n_tok, int head, float* x, int64_t ldx) const;
+  void decode_ref(const uint8_t* in, int64_t n_tok, int head, float* x, int64_t ldx) const;
+  // False if a stored scalar (norm, scale, plain value) is not finite: used
+  // on untrusted (deserialized) blocks.
+  bool blocks_finite(const uint8_t* in, int64_t n_tok) const;
 
  protected:
   QuantConfig cfg_;

@@ -28,6 +28,12 @@ class IdentityQuantizer : public Quantizer {
   void transform_back(const float* acc, int, float* out) const override {
     std::memcpy(out, acc, sizeof(float) * (size_t)dim());
   }
+  void transform_queries(const float* q, int64_t ldq, int64_t n, int, float* qt, int64_t ldt) const override {
+    for (int64_t i = 0; i < n; ++i) std::memcpy(qt + i * ldt, q + i * ldq, sizeof(float) * (size_t)dim());
+  }
+  void transform_back_rows(const float* acc, int64_t lda, int64_t n, int, float* out, int64_t ldo) const override {
+    for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * ldo, acc + i * lda, sizeof(float) * (size_t)dim());
+  }
 
  protected:
   void init(const QuantConfig& c, TileKind kind, int dim) {

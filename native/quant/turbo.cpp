@@ -152,6 +152,40 @@ class TurboQuantizer final : public Quantizer {
     for (int c = 0; c < cfg_.dim; ++c) out[o[c]] = (float)xp[(size_t)c];
   }
 
+  void transform_queries(const float* q, int64_t ldq, int64_t n, int head, float* qt, int64_t ldt) const override {
+    const int d = cfg_.dim;
+    std::vector<float> qp;
+    const float* src = q;
+    int64_t lds = ldq;
+    if (!cg_.identity) {
+      qp.resize((size_t)(n * d));
+      cg_.gather(q, ldq, n, head, qp.data());
+      src = qp.data();
+      lds = d;
+    }
+    for (int g = 0; g < cg_.ngroups; ++g) {
+      const Group& G = g_[g];
+      const TileGroup& T = desc_.g[g];
+      if (T.rot_dim) G.rot->forward_rows(src + cg_.goff[g], n, lds, qt + T.rot_t, ldt);
+      if (T.sk_dim) cpu::sgemm(false, true, n, T.sk_dim, G.d, 1.0f, src + cg_.goff[g], lds, G.S.data(), G.d, 0.0f, qt + T.sk_t, ldt);
+    }
+  }
+
+  void transform_back_rows(const float* acc, int64_t lda, int64_t n, int head, float* out, int64_t ldo) const override {
+    const int d = cfg_.dim;
+    std::vector<float> xp((size_t)(n * d));
+    for (int g = 0; g < cg_.ngroups; ++g) {
+      const Group& G = g_[g];
+      const TileGroup& T = desc_.g[g];
+      float* xg = xp.data() + cg_.goff[g];
+      if (T.rot_dim) G.rot->inverse_rows(acc + T.rot_t, n, lda, xg, d);
+      if (T.sk_dim) cpu::sgemm(false, false, n, G.d, T.sk_dim, 1.0f, acc + T.sk_t, lda, G.S.data(), G.d, T.rot_dim ? 1.0f : 0.0f, xg, d);
+    }
+    const int32_t* o = cg_.head_order(head);
+    for (int64_t i = 0; i < n; ++i)
+      for (int c = 0; c < d; ++c) out[i * ldo + o[c]] = xp[(size_t)(i * d + c)];
+  }
+
  private:
   struct Group {
     int d = 0, mb = 0;
