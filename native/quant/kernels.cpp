@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <atomic>
+#include <cmath>
 
 #include "../cpu/cpu_features.h"
 
@@ -48,7 +49,19 @@ void accumulate_ref(const TileDesc& D, const float* w, const uint8_t* blocks, in
   }
 }
 
+float exp_sum_ref(float* row, int64_t n, float m) {
+  double s = 0;
+  for (int64_t j = 0; j < n; ++j) s += row[j] = std::exp(row[j] - m);
+  return (float)s;
+}
+
+float exp_sum(float* row, int64_t n, float m) {
+  if (!g_force_ref.load(std::memory_order_relaxed) && cpu::isa() >= cpu::Isa::AVX2) return avx2::exp_sum(row, n, m);
+  return exp_sum_ref(row, n, m);
+}
+
 void set_force_reference(bool on) { g_force_ref = on; }
+bool force_reference() { return g_force_ref.load(std::memory_order_relaxed); }
 
 bool fast_path(const TileDesc& D) {
   return !g_force_ref.load(std::memory_order_relaxed) && cpu::isa() >= cpu::Isa::AVX2 && avx2::supports(D);

@@ -26,11 +26,17 @@ void scores(const TileDesc& D, const float* qt, int64_t ldq, int M, const uint8_
             int64_t lds);
 void accumulate(const TileDesc& D, const float* w, const uint8_t* blocks, int64_t n_tok, float* acc);
 
+// Softmax numerators in place: row[j] = exp(row[j] - m) for j < n; returns
+// their sum (AVX2 polynomial exp, ~2 ulp, when available).
+float exp_sum(float* row, int64_t n, float m);
+float exp_sum_ref(float* row, int64_t n, float m);
+
 // Whether the AVX2 kernels handle this descriptor (else the plain names run
 // the references). Tests use it to report which path they checked.
 bool fast_path(const TileDesc& D);
 // Tests: force the reference path everywhere (process-wide).
 void set_force_reference(bool on);
+bool force_reference();
 
 namespace avx2 {
 bool supports(const TileDesc& D);
@@ -38,6 +44,9 @@ void scores(const TileDesc& D, const float* qt, int64_t ldq, int M, const uint8_
             int64_t lds);
 void accumulate(const TileDesc& D, const float* w, const uint8_t* blocks, int64_t n_tok, float* acc);
 void tile(const TileDesc& D, const uint8_t* blocks, int64_t n_tok, float* t, int64_t ldt);
+float exp_sum(float* row, int64_t n, float m);
+// pack_cells (quant_impl.h) for n a multiple of 8.
+void pack_cells(float* y, int n, const float* thr_pad, int b, const float* lut, uint8_t* out);
 }  // namespace avx2
 
 }  // namespace quant

@@ -153,8 +153,8 @@ void KVCache::attend_cpu(int layer, const float* q, int64_t Tq, int hq, bool cau
           float* row = S.data() + m * C;
           const int64_t vis = std::max<int64_t>(0, std::min(Ct, lim[(size_t)m] - c0));
           float cmax = -INFINITY;
-          for (int64_t j = 0; j < vis; ++j) cmax = std::fmax(cmax, row[j]);
-          const float newm = std::fmax(mrun[m], cmax);
+          for (int64_t j = 0; j < vis; ++j) cmax = row[j] > cmax ? row[j] : cmax;
+          const float newm = cmax > mrun[m] ? cmax : mrun[m];
           if (newm == -INFINITY) {
             std::fill(row, row + Ct, 0.0f);
             continue;
@@ -165,8 +165,7 @@ void KVCache::attend_cpu(int layer, const float* q, int64_t Tq, int hq, bool cau
             for (int e = 0; e < tV; ++e) accT[m * tV + e] *= alpha;
             for (int e = 0; e < D; ++e) accW[m * D + e] *= alpha;
           }
-          float sum = 0;
-          for (int64_t j = 0; j < vis; ++j) sum += row[j] = std::exp(row[j] - newm);
+          const float sum = exp_sum(row, vis, newm);
           std::fill(row + vis, row + Ct, 0.0f);
           lrun[m] += sum;
           mrun[m] = newm;

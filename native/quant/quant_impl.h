@@ -29,6 +29,13 @@ struct ChannelGroups {
   void gather(const float* x, int64_t ldx, int64_t n, int head, float* dst) const;
 };
 
+// Codebook cells of n values packed as a b-bit stream at out: the same codes
+// as cell_index + put_code (quant_hd.h; test_quant checks), by a branchless
+// binary search over the thresholds padded to 2^b entries with +inf, every
+// byte of the stream written whole. With lut, y[k] becomes lut[code].
+void pack_cells(float* y, int n, const float* thr_pad, int b, const float* lut, uint8_t* out);      // AVX2 when available
+void pack_cells_ref(float* y, int n, const float* thr_pad, int b, const float* lut, uint8_t* out);  // scalar
+
 // Scalar bytes of a stored norm/scale.
 inline int scalar_bytes(const QuantConfig& c) { return c.f32_scalars ? 4 : 2; }
 

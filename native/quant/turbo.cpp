@@ -12,10 +12,12 @@
 #include <cstring>
 #include <vector>
 
+#include "../cpu/cpu_features.h"
 #include "../cpu/gemm.h"
 #include "codebook.h"
 #include "engram/error.h"
 #include "engram/threadpool.h"
+#include "kernels.h"
 #include "quant_impl.h"
 #include "rotation.h"
 
@@ -25,6 +27,39 @@ namespace quant {
 namespace {
 
 constexpr int64_t kChunk = 64;  // rows encoded together (GEMM M)
+
+}  // namespace
+
+void pack_cells_ref(float* y, int n, const float* thr_pad, int b, const float* lut, uint8_t* out) {
+  uint32_t acc = 0;
+  int nbits = 0;
+  for (int k = 0; k < n; ++k) {
+    const float v = y[k];
+    uint32_t c = 0;
+    for (int step = 1 << (b - 1); step; step >>= 1) c += v > thr_pad[c + step - 1] ? (uint32_t)step : 0u;
+    if (lut) y[k] = lut[c];
+    acc |= c << nbits;
+    nbits += b;
+    while (nbits >= 8) {
+      *out++ = (uint8_t)acc;
+      acc >>= 8;
+      nbits -= 8;
+    }
+  }
+  if (nbits) *out = (uint8_t)acc;
+}
+
+void pack_cells(float* y, int n, const float* thr_pad, int b, const float* lut, uint8_t* out) {
+  if (cpu::isa() >= cpu::Isa::AVX2 && !force_reference()) {
+    const int n8 = n / 8 * 8;
+    avx2::pack_cells(y, n8, thr_pad, b, lut, out);
+    if (n8 < n) pack_cells_ref(y + n8, n - n8, thr_pad, b, lut, out + n8 / 8 * b);
+    return;
+  }
+  pack_cells_ref(y, n, thr_pad, b, lut, out);
+}
+
+namespace {
 
 class TurboQuantizer final : public Quantizer {
  public:
@@ -46,6 +81,7 @@ class TurboQuantizer final : public Quantizer {
       G.mb = c.prod ? b - 1 : b;
       G.cb = beta_codebook(G.d, G.mb);
       G.thr.assign(G.cb->thresholds.begin(), G.cb->thresholds.end());
+      G.thr.push_back(INFINITY);  // padded to 2^b for the binary search
       if (G.mb > 0)
         G.rot = c.hadamard ? Rotation::hadamard(G.d, mix_seed(c.seed, 0x10 + g)) : Rotation::dense(G.d, mix_seed(c.seed, 0x10 + g));
       if (c.prod) {
@@ -217,16 +253,9 @@ class TurboQuantizer final : public Quantizer {
     }
     if (T.rot_dim) {
       G.rot->forward_rows(u, n, d, y, d);
-      const int nthr = (int)G.thr.size();
-      for (int64_t i = 0; i < n; ++i) {
-        uint8_t* rec = rec0 + i * desc_.block_bytes;
-        float* yi = y + i * d;
-        for (int k = 0; k < d; ++k) {
-          const uint32_t c = cell_index(yi[k], G.thr.data(), nthr);
-          put_code(rec + T.idx_off, k, T.bits, c);
-          yi[k] = T.lut[c];  // y now holds the dequantised rotated vector
-        }
-      }
+      // codes; y becomes the dequantised rotated vector (prod residual)
+      for (int64_t i = 0; i < n; ++i)
+        pack_cells(y + i * d, d, G.thr.data(), T.bits, cfg_.prod ? T.lut : nullptr, rec0 + i * desc_.block_bytes + T.idx_off);
     }
     if (!cfg_.prod) return;
     if (T.rot_dim) {

@@ -13,6 +13,7 @@
 #include "cpu/cpu_features.h"
 #include "quant/codebook.h"
 #include "quant/kernels.h"
+#include "quant/quant_impl.h"
 #include "quant/quantizer.h"
 #include "quant/rotation.h"
 #include "quant_test_util.h"
@@ -389,6 +390,37 @@ QTEST(fast_kernels_match_references) {
       }
     }
   QCHECK(checked > 100, "checked ", checked, " configurations");
+}
+
+QTEST(fast_packing_matches_reference_codes) {
+  for (int b = 1; b <= 4; ++b)
+    for (int n : {1, 7, 8, 60, 128}) {
+      auto cb = beta_codebook(64, b);
+      std::vector<float> thr(cb->thresholds.begin(), cb->thresholds.end()), lut(cb->centroids.begin(), cb->centroids.end());
+      thr.push_back(INFINITY);
+      std::vector<float> y = qtest::gauss((size_t)n, 90 + b, 0.15f), y2 = y;
+      y[0] = thr[0];  // a tie goes to the lower cell
+      y2[0] = y[0];
+      std::vector<uint8_t> fast((size_t)stream_bytes(n, b), 0xAB), ref((size_t)stream_bytes(n, b), 0);
+      std::vector<uint8_t> scal((size_t)stream_bytes(n, b), 0xCD);
+      std::vector<float> y3 = y;
+      pack_cells(y.data(), n, thr.data(), b, lut.data(), fast.data());
+      pack_cells_ref(y3.data(), n, thr.data(), b, lut.data(), scal.data());
+      QCHECK(scal == fast && y3 == y, "b=", b, " n=", n, " scalar and AVX2 packing differ");
+      for (int k = 0; k < n; ++k) {
+        const uint32_t c = cell_index(y2[(size_t)k], thr.data(), (1 << b) - 1);
+        put_code(ref.data(), k, b, c);
+        QCHECK(y[(size_t)k] == lut[c], "dequantised value b=", b, " k=", k);
+      }
+      QCHECK(fast == ref, "b=", b, " n=", n, " packed streams differ");
+    }
+  for (int64_t n : {5, 8, 13, 64, 1000}) {
+    std::vector<float> r = qtest::gauss((size_t)n, 93, 4.0f), r2 = r;
+    for (auto& v : r) v = -std::fabs(v);
+    r2 = r;
+    const float s = exp_sum(r.data(), n, 0.25f), s2 = exp_sum_ref(r2.data(), n, 0.25f);
+    QCHECK(qtest::rel_err(r.data(), r2.data(), (size_t)n) < 5e-7 && std::fabs(s / s2 - 1) < 5e-7, "exp_sum n=", n);
+  }
 }
 
 QTEST(kivi_and_int8_error_budgets) {
