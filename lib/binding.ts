@@ -101,6 +101,7 @@ export interface NativeQuantConfig {
   axis?: 'token' | 'channel';
   seed?: number;
   outlierChannels?: number[][];
+  centered?: boolean;
   normDType?: 'f16' | 'f32';
   scaleDType?: 'f16' | 'f32';
   tDim?: number;

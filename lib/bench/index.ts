@@ -13,6 +13,7 @@ export type { BenchResult, BenchRow, BenchContext, Suite } from './types.js';
 
 export const SUITES: Record<string, () => Promise<Suite>> = {
   gemm: async () => (await import('./gemm.js')).gemmSuite,
+  kv: async () => (await import('./kv.js')).kvSuite,
 };
 
 export interface BenchOptions {

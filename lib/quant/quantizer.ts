@@ -21,8 +21,13 @@ interface OutlierOptions {
   outlierChannels?: number[] | number[][];
   /** Rows [N, dim] or [N, heads, dim]: the outlier channels are those with the largest mean square. */
   calibration?: Tensor;
-  /** With 3-d calibration data: one channel set per head (default true). */
+  /** With 3-d calibration data: one channel set (and mean) per head (default true). */
   perHead?: boolean;
+  /**
+   * Subtract the calibration per-channel mean before encoding (keys with offset outlier
+   * channels). Attention is unchanged by it (softmax is shift-invariant); decode adds it back.
+   */
+  center?: boolean;
 }
 
 export interface TurboQuantOptions extends OutlierOptions {
@@ -147,8 +152,8 @@ function make(kind: string, attrs: Attrs, calibration?: Tensor): Quantizer {
 /** TurboQuant (arXiv 2504.19874): rotation + Lloyd-Max codebooks (+ QJL of the residual for 'prod'). */
 export function turboQuant(o: TurboQuantOptions): Quantizer {
   check(o && typeof o === 'object', 'E_ARG', 'turboQuant: options object required');
-  checkKeys(o, ['dim', 'bits', 'variant', 'rotation', 'sketch', 'seed', 'normDType', 'outlierChannels', 'calibration', 'perHead'],
-    'turboQuant');
+  checkKeys(o, ['dim', 'bits', 'variant', 'rotation', 'sketch', 'seed', 'normDType', 'outlierChannels', 'calibration', 'perHead',
+    'center'], 'turboQuant');
   const { outlierChannels: _o, calibration, ...rest } = o;
   const attrs: Attrs = { ...rest };
   outlierAttrs(o, attrs);
@@ -159,7 +164,7 @@ export function turboQuant(o: TurboQuantOptions): Quantizer {
 export function qjl(o: QjlOptions): Quantizer {
   check(o && typeof o === 'object', 'E_ARG', 'qjl: options object required');
   checkKeys(o, ['dim', 'sketchDim', 'outliers', 'outlierSketchDim', 'projection', 'seed', 'normDType', 'outlierChannels',
-    'calibration', 'perHead'], 'qjl');
+    'calibration', 'perHead', 'center'], 'qjl');
   const { outlierChannels: _o, calibration, ...rest } = o;
   const attrs: Attrs = { ...rest };
   outlierAttrs(o, attrs);

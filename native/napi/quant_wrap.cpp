@@ -47,6 +47,8 @@ void outliers_from(QuantConfig& c, const Attrs& a, const char* who, int n_out, c
   std::vector<int64_t> flat = a.get_ints(who, "outlierChannels");
   const int64_t heads = a.get_int(who, "outlierHeads", 1);
   const bool per_head = a.get_bool(who, "perHead", true);
+  const bool center = a.get_bool(who, "center", false);
+  ENGRAM_CHECK(!center || calib, ARG, who, ": center needs calibration data (the per-channel means)");
   ENGRAM_CHECK(!(calib && !flat.empty()), ARG, who, ": give either outlierChannels or calibration, not both");
   if (!flat.empty()) {
     ENGRAM_CHECK(heads >= 1 && heads <= 4096 && (int64_t)flat.size() % heads == 0, ARG, who,
@@ -57,7 +59,7 @@ void outliers_from(QuantConfig& c, const Attrs& a, const char* who, int n_out, c
     if (c.kind == QuantKind::QJL && c.n_outliers == 0) c.n_outliers = (int)(flat.size() / heads);
     return;
   }
-  if (!calib || n_out == 0) return;
+  if (!calib) return;
   const Tensor& t = *calib;
   ENGRAM_CHECK((t.ndim() == 2 || t.ndim() == 3) && t.size(-1) == c.dim, SHAPE, who,
                ": calibration must be [rows, dim] or [rows, heads, dim] with dim ", c.dim, ", got ", t.shape().str());
@@ -66,7 +68,8 @@ void outliers_from(QuantConfig& c, const Attrs& a, const char* who, int n_out, c
   ENGRAM_CHECK(H >= 1 && H <= 4096 && t.size(0) >= 1, SHAPE, who, ": calibration needs at least one row");
   const bool ph = per_head && H > 1;
   c.heads = ph ? H : 1;
-  c.outliers = quant::select_outliers(x.data<float>(), t.size(0), H, c.dim, n_out, ph);
+  if (center) c.center = quant::channel_means(x.data<float>(), t.size(0), H, c.dim, ph);
+  if (n_out > 0) c.outliers = quant::select_outliers(x.data<float>(), t.size(0), H, c.dim, n_out, ph, center);
 }
 
 QuantConfig parse_config(const std::string& kind, const Attrs& a, const Tensor* calib) {
@@ -302,6 +305,7 @@ Napi::Object quant_config_to_js(Napi::Env env, const QuantConfig& c) {
   }
   if (c.kind == QuantKind::TURBO || c.kind == QuantKind::QJL) {
     o.Set("seed", (double)c.seed);
+    o.Set("centered", Napi::Boolean::New(env, !c.center.empty()));
     Napi::Array heads = Napi::Array::New(env);
     const int n = c.n_outliers;
     for (int h = 0; n && h < c.heads && (size_t)(h + 1) * n <= c.outliers.size(); ++h) {

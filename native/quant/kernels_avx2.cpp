@@ -188,7 +188,7 @@ Q_TARGET void scores_sketch(const TileDesc& D, const float* qt, int64_t ldq, con
         sign_dot<M>(qt + G.sk_t, ldq, rec + G.sign_off, G.sk_dim, sc, tot, tail);
       }
     }
-    for (int m = 0; m < M; ++m) s[m * lds + j] = hsum(tot[m]) + tail[m];
+    for (int m = 0; m < M; ++m) s[m * lds + j] = hsum(tot[m]) + tail[m] + (D.bias_t >= 0 ? qt[m * ldq + D.bias_t] : 0.0f);
   }
 }
 
@@ -398,6 +398,7 @@ Q_TARGET void acc_sketch(const TileDesc& D, const float* w, const uint8_t* block
         sign_axpy2(s1, r1 + G.sign_off, s2, r2 + G.sign_off, G.sk_dim, acc + G.sk_t);
       }
     }
+    if (D.bias_t >= 0) acc[D.bias_t] += w[j] + (two ? w[j2] : 0.0f);
     j = two ? j2 + 1 : n_tok;
   }
 }

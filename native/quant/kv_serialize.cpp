@@ -4,7 +4,8 @@
 //   8   u32 version (1), u32 flags (0)
 //   16  u64 total size in bytes, trailer included
 //   24  u32 layers, u32 heads, u32 headDim, u32 pageTokens, u64 maxTokens, u64 residual
-//   56  quantizer(keys), quantizer(values)  (see put_config), u64 fingerprint each
+//   56  quantizer(keys), quantizer(values)  (see put_config: kind, flags, dim, bits, seed, table
+//       sizes, outlier channels, centering means), u64 fingerprint each
 //       per layer: u64 n, u64 nq(keys), u64 nq(values)
 //       per layer, keys then values, per head: the encoded blocks of tokens
 //       [0, nq) (nq / blockTokens × blockBytes), then the window rows
@@ -107,6 +108,8 @@ void put_config(Writer& w, const QuantConfig& c) {
   w.put<uint32_t>((uint32_t)c.residual);
   w.put<uint32_t>((uint32_t)c.outliers.size());
   for (int32_t v : c.outliers) w.put<int32_t>(v);
+  w.put<uint32_t>((uint32_t)c.center.size());
+  for (float v : c.center) w.put<float>(v);
 }
 
 QuantConfig get_config(Reader& r) {
@@ -142,6 +145,13 @@ QuantConfig get_config(Reader& r) {
   const uint8_t* lst = r.take((size_t)nlist * 4, "outlier channels");
   c.outliers.resize(nlist);
   std::memcpy(c.outliers.data(), lst, (size_t)nlist * 4);
+  const uint32_t ncenter = r.get<uint32_t>("center");
+  ENGRAM_CHECK(ncenter == 0 || (uint64_t)ncenter == (uint64_t)(heads ? heads : 1) * (uint64_t)c.dim, FORMAT,
+               "KVCache.deserialize: center of ", ncenter, " values does not match the quantizer");
+  const uint8_t* ctr = r.take((size_t)ncenter * 4, "center");
+  c.center.resize(ncenter);
+  std::memcpy(c.center.data(), ctr, (size_t)ncenter * 4);
+  for (float v : c.center) ENGRAM_CHECK(std::isfinite(v), FORMAT, "KVCache.deserialize: non-finite center");
   return c;
 }
 

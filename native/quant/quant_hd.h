@@ -2,7 +2,8 @@
 // references (native/quant/*.cpp), the CUDA kernels (cuda/quant/*.cu) and the
 // tests: bit-stream access, stored norms/scales, and tile_elem(), which
 // decodes one coordinate of a record in the quantizer's *transformed space*
-// (rotated / sketch coordinates, see docs/quant.md). A TileDesc is a plain
+// (rotated / sketch coordinates, see docs/quant.md; with key centering one
+// more constant coordinate carries the mean). A TileDesc is a plain
 // struct with the codebooks inline, so it can be passed to a kernel by value.
 #pragma once
 #include <cstdint>
@@ -126,6 +127,7 @@ struct TileDesc {
   int32_t bits;         // KIVI bits
   int32_t group;        // KIVI group size (channels for TOKEN, tokens for CHANNEL)
   int32_t ngroups;      // TURBO/QJL
+  int32_t bias_t;       // TURBO/QJL with centering: t-space index of the constant-1 coordinate, else -1
   TileGroup g[kMaxGroups];
 };
 
@@ -138,6 +140,7 @@ ENGRAM_HD float tile_elem(const TileDesc& D, const uint8_t* blk, int tok, int e)
     case TileKind::BF16: return bf16_to_f32((uint16_t)(blk[2 * e] | (blk[2 * e + 1] << 8)));
     case TileKind::TURBO:
     case TileKind::QJL: {
+      if (e == D.bias_t) return 1.0f;  // centering: x̃ = Aᵀ tile + μ·1
       const bool f32 = D.f32_scalars != 0;
       for (int gi = 0; gi < D.ngroups; ++gi) {
         const TileGroup& G = D.g[gi];

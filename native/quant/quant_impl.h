@@ -25,9 +25,14 @@ struct ChannelGroups {
   std::vector<int32_t> order;  // heads × dim
   void build(const QuantConfig& c);
   const int32_t* head_order(int h) const { return order.data() + (size_t)(heads == 1 ? 0 : h) * dim; }
-  // dst[i] = src[order[i]] for n rows.
-  void gather(const float* x, int64_t ldx, int64_t n, int head, float* dst) const;
+  // dst[i][c] = x[i][order[c]] - mu[order[c]] (mu may be null) for n rows.
+  void gather(const float* x, int64_t ldx, int64_t n, int head, float* dst, const float* mu = nullptr) const;
 };
+
+// Centering helpers shared by TurboQuant and QJL (cfg.center: heads × dim).
+inline const float* center_of(const QuantConfig& c, int head) {
+  return c.center.empty() ? nullptr : c.center.data() + (size_t)(c.heads > 1 ? head : 0) * c.dim;
+}
 
 // Codebook cells of n values packed as a b-bit stream at out: the same codes
 // as cell_index + put_code (quant_hd.h; test_quant checks), by a branchless

@@ -193,10 +193,10 @@ void ChannelGroups::build(const QuantConfig& c) {
   }
 }
 
-void ChannelGroups::gather(const float* x, int64_t ldx, int64_t n, int head, float* dst) const {
+void ChannelGroups::gather(const float* x, int64_t ldx, int64_t n, int head, float* dst, const float* mu) const {
   const int32_t* o = head_order(head);
   for (int64_t i = 0; i < n; ++i)
-    for (int c = 0; c < dim; ++c) dst[i * dim + c] = x[i * ldx + o[c]];
+    for (int c = 0; c < dim; ++c) dst[i * dim + c] = x[i * ldx + o[c]] - (mu ? mu[o[c]] : 0.0f);
 }
 
 void Quantizer::finish_fingerprint(const std::vector<const std::vector<float>*>& tables) {
@@ -211,6 +211,7 @@ void Quantizer::finish_fingerprint(const std::vector<const std::vector<float>*>&
   for (const auto* t : tables)
     if (t && !t->empty()) mix(t->data(), t->size() * sizeof(float));
   mix(cfg_.outliers.data(), cfg_.outliers.size() * sizeof(int32_t));
+  mix(cfg_.center.data(), cfg_.center.size() * sizeof(float));
   fingerprint_ = h;
 }
 
@@ -231,8 +232,27 @@ TurboSplit turbo_split(double bits, int dim) {
   return s;
 }
 
-std::vector<int32_t> select_outliers(const float* x, int64_t rows, int heads, int dim, int n, bool per_head) {
+std::vector<float> channel_means(const float* x, int64_t rows, int heads, int dim, bool per_head) {
   const int tables = per_head ? heads : 1;
+  std::vector<float> out((size_t)tables * dim);
+  for (int t = 0; t < tables; ++t) {
+    std::vector<double> s((size_t)dim, 0.0);
+    int64_t cnt = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int h = 0; h < heads; ++h) {
+        if (per_head && h != t) continue;
+        const float* v = x + (r * heads + h) * dim;
+        for (int c = 0; c < dim; ++c) s[(size_t)c] += v[c];
+        ++cnt;
+      }
+    for (int c = 0; c < dim; ++c) out[(size_t)t * dim + c] = (float)(s[(size_t)c] / (double)cnt);
+  }
+  return out;
+}
+
+std::vector<int32_t> select_outliers(const float* x, int64_t rows, int heads, int dim, int n, bool per_head, bool centered) {
+  const int tables = per_head ? heads : 1;
+  std::vector<float> mu = centered ? channel_means(x, rows, heads, dim, per_head) : std::vector<float>();
   std::vector<int32_t> out;
   for (int t = 0; t < tables; ++t) {
     std::vector<double> ms((size_t)dim, 0.0);
@@ -240,7 +260,10 @@ std::vector<int32_t> select_outliers(const float* x, int64_t rows, int heads, in
       for (int h = 0; h < heads; ++h) {
         if (per_head && h != t) continue;
         const float* v = x + (r * heads + h) * dim;
-        for (int c = 0; c < dim; ++c) ms[(size_t)c] += (double)v[c] * v[c];
+        for (int c = 0; c < dim; ++c) {
+          const double z = v[c] - (centered ? mu[(size_t)t * dim + c] : 0.0f);
+          ms[(size_t)c] += z * z;
+        }
       }
     std::vector<int32_t> idx((size_t)dim);
     std::iota(idx.begin(), idx.end(), 0);
@@ -256,6 +279,11 @@ namespace {
 
 void check_outlier_table(const QuantConfig& c, int dim, const char* who) {
   ENGRAM_CHECK(c.heads >= 1 && c.heads <= 4096, ARG, who, ": outlier tables must cover 1..4096 heads, got ", c.heads);
+  if (!c.center.empty()) {
+    ENGRAM_CHECK((int64_t)c.center.size() == (int64_t)c.heads * dim, ARG, who, ": center must hold ", c.heads, " × ", dim,
+                 " means, got ", c.center.size());
+    for (float v : c.center) ENGRAM_CHECK(std::isfinite(v), ARG, who, ": center has a non-finite value");
+  }
   if (c.n_outliers == 0) {
     ENGRAM_CHECK(c.outliers.empty(), ARG, who, ": outlier channels given but the configuration has no outlier group");
     return;
@@ -288,9 +316,8 @@ std::shared_ptr<const Quantizer> make_quantizer(const QuantConfig& cfg_in, int d
       c.dim = dim;
       TurboSplit s = turbo_split(c.bits, dim);
       if (c.n_outliers == 0 && c.outliers.empty() && s.n_out > 0) {  // documented default: the first channels
-        c.heads = 1;
-        c.outliers.resize((size_t)s.n_out);
-        std::iota(c.outliers.begin(), c.outliers.end(), 0);
+        c.outliers.resize((size_t)s.n_out * c.heads);
+        for (int h = 0; h < c.heads; ++h) std::iota(c.outliers.begin() + (size_t)h * s.n_out, c.outliers.begin() + (size_t)(h + 1) * s.n_out, 0);
       }
       c.n_outliers = s.n_out;
       check_outlier_table(c, dim, "turboQuant");
@@ -309,9 +336,9 @@ std::shared_ptr<const Quantizer> make_quantizer(const QuantConfig& cfg_in, int d
       ENGRAM_CHECK(c.n_outliers >= 0 && c.n_outliers <= dim - 1, ARG, "qjl: outliers must be in [0, dim - 1], got ",
                    c.n_outliers);
       if (c.n_outliers && c.outliers.empty()) {
-        c.heads = 1;
-        c.outliers.resize((size_t)c.n_outliers);
-        std::iota(c.outliers.begin(), c.outliers.end(), 0);
+        c.outliers.resize((size_t)c.n_outliers * c.heads);
+        for (int h = 0; h < c.heads; ++h)
+          std::iota(c.outliers.begin() + (size_t)h * c.n_outliers, c.outliers.begin() + (size_t)(h + 1) * c.n_outliers, 0);
       }
       if (c.n_outliers) {
         if (c.outlier_sketch == 0) c.outlier_sketch = c.sketch;

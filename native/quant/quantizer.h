@@ -42,6 +42,9 @@ struct QuantConfig {
   int heads = 1;                  // outlier tables: 1 (shared by all heads) or one per head
   int n_outliers = 0;             // TURBO (derived from bits) / QJL: channels in the outlier group
   std::vector<int32_t> outliers;  // heads × n_outliers channel indices, ascending per head
+  std::vector<float> center;      // TURBO/QJL: per-channel mean μ (heads × dim) subtracted before
+                                  // encoding (empty: none); attention is unchanged by it (softmax
+                                  // is shift-invariant), the codes only see x - μ
   int sketch = 0;                 // QJL: sketch dimension m of the inlier group
   int outlier_sketch = 0;         // QJL: sketch dimension of the outlier group
   int group = 32;                 // KIVI group size
@@ -61,6 +64,7 @@ struct BitAccount {
 
 class Quantizer {
  public:
+  Quantizer() { desc_.bias_t = -1; }
   virtual ~Quantizer() = default;
   const QuantConfig& config() const { return cfg_; }
   QuantKind kind() const { return cfg_.kind; }
@@ -115,7 +119,11 @@ std::shared_ptr<const Quantizer> make_quantizer(const QuantConfig& cfg, int dim)
 // Outlier channels from calibration rows: the n channels with the largest
 // mean square, ascending. x is [rows, heads, dim] (heads = 1: [rows, dim]);
 // per_head = false pools the heads into one table.
-std::vector<int32_t> select_outliers(const float* x, int64_t rows, int heads, int dim, int n, bool per_head);
+// With centered = true, the channels with the largest variance.
+std::vector<int32_t> select_outliers(const float* x, int64_t rows, int heads, int dim, int n, bool per_head,
+                                     bool centered = false);
+// Per-channel means of calibration rows (layout as select_outliers).
+std::vector<float> channel_means(const float* x, int64_t rows, int heads, int dim, bool per_head);
 
 // TURBO split implied by `bits` for `dim`: {n_outliers, outlier bits, regular bits}.
 struct TurboSplit {

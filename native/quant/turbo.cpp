@@ -118,6 +118,7 @@ class TurboQuantizer final : public Quantizer {
       }
     }
     desc_.block_bytes = off;
+    desc_.bias_t = c.center.empty() ? -1 : t++;  // centering: a constant-1 coordinate carries μ
     desc_.t_dim = t;
     std::vector<const std::vector<float>*> tabs;
     for (int g = 0; g < cg_.ngroups; ++g) {
@@ -136,8 +137,9 @@ class TurboQuantizer final : public Quantizer {
         const int64_t i0 = ch * kChunk, n = std::min(kChunk, n_tok - i0);
         const float* src = x + i0 * ldx;
         int64_t lds = ldx;
-        if (!cg_.identity) {
-          cg_.gather(src, ldx, n, head, xp.data());
+        const float* mu = center_of(cfg_, head);
+        if (!cg_.identity || mu) {
+          cg_.gather(src, ldx, n, head, xp.data(), mu);
           src = xp.data();
           lds = d;
         }
@@ -164,6 +166,12 @@ class TurboQuantizer final : public Quantizer {
         qt[T.sk_t + i] = (float)a;
       }
     }
+    if (desc_.bias_t >= 0) {
+      const float* mu = center_of(cfg_, head);
+      double a = 0;
+      for (int c = 0; c < cfg_.dim; ++c) a += (double)q[c] * mu[c];
+      qt[desc_.bias_t] = (float)a;
+    }
   }
 
   void transform_back(const float* acc, int head, float* out) const override {
@@ -186,6 +194,10 @@ class TurboQuantizer final : public Quantizer {
     }
     const int32_t* o = cg_.head_order(head);
     for (int c = 0; c < cfg_.dim; ++c) out[o[c]] = (float)xp[(size_t)c];
+    if (desc_.bias_t >= 0) {
+      const float* mu = center_of(cfg_, head);
+      for (int c = 0; c < cfg_.dim; ++c) out[c] += acc[desc_.bias_t] * mu[c];
+    }
   }
 
   void transform_queries(const float* q, int64_t ldq, int64_t n, int head, float* qt, int64_t ldt) const override {
@@ -205,6 +217,14 @@ class TurboQuantizer final : public Quantizer {
       if (T.rot_dim) G.rot->forward_rows(src + cg_.goff[g], n, lds, qt + T.rot_t, ldt);
       if (T.sk_dim) cpu::sgemm(false, true, n, T.sk_dim, G.d, 1.0f, src + cg_.goff[g], lds, G.S.data(), G.d, 0.0f, qt + T.sk_t, ldt);
     }
+    if (desc_.bias_t >= 0) {
+      const float* mu = center_of(cfg_, head);
+      for (int64_t i = 0; i < n; ++i) {
+        double a = 0;
+        for (int c = 0; c < cfg_.dim; ++c) a += (double)q[i * ldq + c] * mu[c];
+        qt[i * ldt + desc_.bias_t] = (float)a;
+      }
+    }
   }
 
   void transform_back_rows(const float* acc, int64_t lda, int64_t n, int head, float* out, int64_t ldo) const override {
@@ -220,6 +240,11 @@ class TurboQuantizer final : public Quantizer {
     const int32_t* o = cg_.head_order(head);
     for (int64_t i = 0; i < n; ++i)
       for (int c = 0; c < d; ++c) out[i * ldo + o[c]] = xp[(size_t)(i * d + c)];
+    if (desc_.bias_t >= 0) {
+      const float* mu = center_of(cfg_, head);
+      for (int64_t i = 0; i < n; ++i)
+        for (int c = 0; c < cfg_.dim; ++c) out[i * ldo + c] += acc[i * lda + desc_.bias_t] * mu[c];
+    }
   }
 
  private:

@@ -40,6 +40,13 @@ QuantConfig turbo(double bits, bool prod = false, bool hadamard = false, uint64_
   return c;
 }
 
+// A centered configuration (random per-channel means, one table).
+QuantConfig centered(QuantConfig c, int d) {
+  c.center = qtest::gauss((size_t)d, 77, 3.0f);
+  c.dim = d;
+  return c;
+}
+
 QuantConfig qjl(int m, bool orth, uint64_t seed, int n_out = 0, int m_out = 0) {
   QuantConfig c;
   c.kind = QuantKind::QJL;
@@ -324,7 +331,7 @@ QTEST(decode_path_identity) {
   const int n = 37;
   for (int d : {16, 60, 128})
     for (QuantConfig c : {turbo(3), turbo(2.5, true), turbo(4, false, true), turbo(1, true, true), qjl(2 * d, true, 3, 4, 32),
-                          kivi(2, 8, false), kivi(4, 8, true)}) {
+                          kivi(2, 8, false), kivi(4, 8, true), centered(turbo(3.5), d), centered(qjl(d, false, 5, 2, 16), d)}) {
       if (c.kind == QuantKind::KIVI && c.channel_axis && n % c.group) continue;
       auto q = make_quantizer(c, d);
       const int64_t nt = n / q->block_tokens() * q->block_tokens();
@@ -361,8 +368,9 @@ QTEST(fast_kernels_match_references) {
   cfgs.push_back(i8), cfgs.push_back(f32), cfgs.push_back(f16), cfgs.push_back(bf16);
   int checked = 0;
   for (int d : {16, 60, 64, 100, 128})
-    for (const QuantConfig& c : cfgs) {
+    for (QuantConfig c : cfgs) {
       if (c.kind == QuantKind::TURBO && c.bits > 2 && c.bits != std::floor(c.bits) && d < 16) continue;
+      if (c.kind == QuantKind::TURBO && c.bits == 3.5) c = centered(c, d);  // the bias coordinate too
       auto q = make_quantizer(c, d);
       const TileDesc& D = q->desc();
       if (!fast_path(D)) continue;
