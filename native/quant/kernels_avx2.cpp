@@ -236,7 +236,7 @@ Q_TARGET void scores_kivi_token(const TileDesc& D, const float* qt, int64_t ldq,
     int k = 0;
     for (int g0 = 0, gi = 0; g0 < d; g0 += G, ++gi) {
       const uint8_t* st = rec + codes + (int64_t)gi * 2 * sb;
-      const __m256 sc = _mm256_set1_ps(load_scalar(st, f32)), z = _mm256_set1_ps(load_scalar(st + sb, f32));
+      const __m256 sc = _mm256_set1_ps(load_norm(st, f32)), z = _mm256_set1_ps(load_norm(st + sb, f32));
       const __m256 lo = _mm256_fmadd_ps(sc, ramp_lo, z), hi = _mm256_fmadd_ps(sc, ramp_hi, z);
       const int g1 = g0 + G < d ? g0 + G : d;
       for (k = g0; k + 8 <= g1; k += 8) {
@@ -265,7 +265,7 @@ Q_TARGET void scores_kivi_channel(const TileDesc& D, const float* qt, int64_t ld
     for (int m = 0; m < M; ++m) {
       double bs = 0;
       for (int c = 0; c < d; ++c) {
-        const float sc = load_scalar(st + (int64_t)c * 2 * sb, f32), z = load_scalar(st + (int64_t)c * 2 * sb + sb, f32);
+        const float sc = load_norm(st + (int64_t)c * 2 * sb, f32), z = load_norm(st + (int64_t)c * 2 * sb + sb, f32);
         w[(size_t)m * d + c] = qt[m * ldq + c] * sc;
         bs += (double)qt[m * ldq + c] * z;
       }
@@ -303,7 +303,7 @@ Q_TARGET void scores_int8(const TileDesc& D, const float* qt, int64_t ldq, const
       const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(rec + k))));
       for (int m = 0; m < M; ++m) acc[m] = _mm256_fmadd_ps(_mm256_loadu_ps(qt + m * ldq + k), v, acc[m]);
     }
-    const float sc = load_scalar(rec + d, f32);
+    const float sc = load_norm(rec + d, f32);
     for (int m = 0; m < M; ++m) {
       float t = hsum(acc[m]);
       for (int kk = k; kk < d; ++kk) t += qt[m * ldq + kk] * (float)(int8_t)rec[kk];
@@ -439,7 +439,7 @@ Q_TARGET void acc_kivi_token(const TileDesc& D, const float* w, const uint8_t* b
     int k = 0;
     for (int g0 = 0, gi = 0; g0 < d; g0 += G, ++gi) {
       const uint8_t* st = rec + codes + (int64_t)gi * 2 * sb;
-      const __m256 sc = _mm256_set1_ps(w[j] * load_scalar(st, f32)), z = _mm256_set1_ps(w[j] * load_scalar(st + sb, f32));
+      const __m256 sc = _mm256_set1_ps(w[j] * load_norm(st, f32)), z = _mm256_set1_ps(w[j] * load_norm(st + sb, f32));
       const __m256 lo = _mm256_fmadd_ps(sc, ramp_lo, z), hi = _mm256_fmadd_ps(sc, ramp_hi, z);
       const int g1 = g0 + G < d ? g0 + G : d;
       for (k = g0; k + 8 <= g1; k += 8)
@@ -472,7 +472,7 @@ Q_TARGET void acc_kivi_channel(const TileDesc& D, const float* w, const uint8_t*
     }
     const uint8_t* st = blk + (int64_t)D.row_bytes * G;
     for (int c = 0; c < d; ++c)
-      acc[c] += load_scalar(st + (int64_t)c * 2 * sb, f32) * tmp[(size_t)c] + load_scalar(st + (int64_t)c * 2 * sb + sb, f32) * wsum;
+      acc[c] += load_norm(st + (int64_t)c * 2 * sb, f32) * tmp[(size_t)c] + load_norm(st + (int64_t)c * 2 * sb + sb, f32) * wsum;
   }
 }
 
@@ -482,7 +482,7 @@ Q_TARGET void acc_int8(const TileDesc& D, const float* w, const uint8_t* blocks,
   for (int64_t j = 0; j < n_tok; ++j) {
     if (w[j] == 0.0f) continue;
     const uint8_t* rec = blocks + j * D.block_bytes;
-    const float a = w[j] * load_scalar(rec + d, f32);
+    const float a = w[j] * load_norm(rec + d, f32);
     const __m256 va = _mm256_set1_ps(a);
     int k = 0;
     for (; k + 8 <= d; k += 8) {
