@@ -72,6 +72,91 @@ export interface NativeOpInfo {
 
 export type NativeTypedArray = Float32Array | Uint16Array | Int32Array | Uint8Array | Int8Array;
 
+/** A tensor's shape and dtype (graph values, plan inputs/outputs). */
+export interface NativeSpec {
+  shape: number[];
+  dtype: NativeDType;
+}
+
+/** The description native/core/plan.cpp compiles (lib/graph builds it). */
+export interface NativePlanDesc {
+  device: NativeDevice;
+  inputs: { name: string; shape: number[]; dtype: NativeDType }[];
+  params: { name: string; tensor: NativeTensor }[];
+  nodes: { name: string; op: string; attrs?: Attrs; inputs: number[]; bind?: number }[];
+  outputs: number[];
+  bindings?: number;
+  reuseBuffers?: boolean;
+  keepArena?: boolean;
+}
+
+export interface NativePlanStats {
+  nodes: number;
+  opNodes: number;
+  viewNodes: number;
+  copiesInserted: number;
+  intermediates: number;
+  naiveBytes: number;
+  plannedBytes: number;
+  outputBytes: number;
+  paramBytes: number;
+}
+
+/** Opaque bindable state (a KV cache handle or another registered kind). */
+export interface NativeState {
+  readonly __nativeState: never;
+}
+
+export interface NativePlan {
+  run(inputs: NativeTensor[], states?: NativeState[]): Promise<NativeTensor[]>;
+  runSync(inputs: NativeTensor[], states?: NativeState[]): NativeTensor[];
+  stats(): NativePlanStats;
+  outputSpecs(): NativeSpec[];
+  valueOffsets(): number[];
+  releaseBuffers(): void;
+  dispose(): void;
+}
+
+export interface NativeKVCacheOptions {
+  batch?: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim?: number;
+  window?: number;
+  device?: NativeDevice;
+}
+
+export interface NativeKVCacheInfo {
+  length: number;
+  position: number;
+  bytes: number;
+  capacityBytes: number;
+  window: number;
+  batch: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim: number;
+  device: NativeDevice;
+  kind: string;
+}
+
+export interface NativeKVCache extends NativeState {
+  append(k: NativeTensor, v: NativeTensor): void;
+  attend(q: NativeTensor, attrs?: Attrs): NativeTensor;
+  attendAsync(q: NativeTensor, attrs?: Attrs): Promise<NativeTensor>;
+  keys(): NativeTensor;
+  values(): NativeTensor;
+  load(k: NativeTensor, v: NativeTensor, position: number): void;
+  reset(): void;
+  info(): NativeKVCacheInfo;
+  dispose(): void;
+}
+
+export interface NativeSafetensors {
+  names: string[];
+  tensors: NativeTensor[];
+  metadata: Record<string, string>;
+  mapped: boolean;
 /** Bit accounting of a quantizer (per value = per vector coordinate). */
 export interface NativeBitAccount {
   bitsPerValue: number;
@@ -120,7 +205,7 @@ export interface NativeQuantizer {
   matrix(head?: number): NativeTensor;
 }
 
-export interface NativeKVCacheInfo {
+export interface NativeQuantKVCacheInfo {
   layers: number;
   heads: number;
   headDim: number;
@@ -134,7 +219,7 @@ export interface NativeKVCacheInfo {
   valueBits: NativeBitAccount;
 }
 
-export interface NativeKVCache {
+export interface NativeQuantKVCache {
   append(layer: number, k: NativeTensor, v: NativeTensor): void;
   appendAsync(layer: number, k: NativeTensor, v: NativeTensor): Promise<void>;
   attend(layer: number, q: NativeTensor, causal?: boolean, scale?: number, reference?: boolean): NativeTensor;
@@ -143,9 +228,9 @@ export interface NativeKVCache {
   bytes(): number;
   allocatedBytes(): number;
   truncate(n: number): void;
-  fork(): NativeKVCache;
+  fork(): NativeQuantKVCache;
   serialize(): Uint8Array;
-  info(): NativeKVCacheInfo;
+  info(): NativeQuantKVCacheInfo;
   quantizer(which: 'keys' | 'values'): NativeQuantizer;
   dispose(): void;
   isDisposed(): boolean;
@@ -192,9 +277,18 @@ export interface NativeAddon {
   setPoison(on: boolean): void;
   // quantized KV caches (lib/quant)
   QuantizerHandle: new (kind: string, attrs: Attrs, calibration?: NativeTensor | null) => NativeQuantizer;
-  KVCacheHandle: new (opts: Attrs, keys: NativeQuantizer | string | undefined, values: NativeQuantizer | string | undefined) => NativeKVCache;
-  kvcacheDeserialize(data: Uint8Array): NativeKVCache;
+  QuantKVCacheHandle: new (opts: Attrs, keys: NativeQuantizer | string | undefined, values: NativeQuantizer | string | undefined) => NativeQuantKVCache;
+  quantKVCacheDeserialize(data: Uint8Array): NativeQuantKVCache;
   quantReadBandwidth(mbytes: number, reps: number): number;
+  // graphs and plans (native/napi/plan_wrap.cpp)
+  PlanHandle: new (desc: NativePlanDesc) => NativePlan;
+  inferNode(op: string, inputs: (NativeSpec | null)[], attrs?: Attrs): NativeSpec[];
+  // plain f32 attention cache (native/napi/kv_cache_wrap.cpp); new KVCacheHandle(other) forks
+  KVCacheHandle: new (opts: NativeKVCacheOptions | NativeKVCache) => NativeKVCache;
+  // safetensors (native/napi/safetensors_wrap.cpp)
+  loadSafetensors(path: string, mmap: boolean): Promise<NativeSafetensors>;
+  loadSafetensorsSync(path: string, mmap: boolean): NativeSafetensors;
+  parseSafetensors(bytes: Uint8Array): NativeSafetensors;
   // benchmarks (kernel time measured natively)
   peakGflops(threads?: number): number;
   benchGemm(which: 'engram' | 'openblas', M: number, N: number, K: number, batch: number, reps: number): {
@@ -208,7 +302,8 @@ export const NATIVE_EXPORTS = [
   'init', 'TensorHandle', 'tensorFromData', 'empty', 'random', 'tensorInfo', 'tensorData', 'tensorToArray',
   'tensorTo', 'tensorDispose', 'tensorIsDisposed', 'tensorView', 'memory', 'op', 'opAsync', 'referenceOp',
   'opNames', 'backends', 'buildInfo', 'setNumThreads', 'getNumThreads', 'setIsa', 'setPoison', 'peakGflops',
-  'benchGemm', 'QuantizerHandle', 'KVCacheHandle', 'kvcacheDeserialize', 'quantReadBandwidth',
+  'benchGemm', 'PlanHandle', 'inferNode', 'KVCacheHandle', 'loadSafetensors', 'loadSafetensorsSync',
+  'parseSafetensors', 'QuantizerHandle', 'QuantKVCacheHandle', 'quantKVCacheDeserialize', 'quantReadBandwidth',
 ] as const;
 
 function packageRoot(): string {

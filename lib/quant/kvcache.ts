@@ -12,7 +12,7 @@
  * fork() shares every page copy-on-write; serialize()/deserialize() use a
  * versioned, checksummed format (docs/quant.md).
  */
-import { native, type NativeKVCache, type NativeKVCacheInfo } from '../binding.js';
+import { native, type NativeQuantKVCache, type NativeQuantKVCacheInfo } from '../binding.js';
 import type { Device } from '../dtype.js';
 import { EngramError, check } from '../errors.js';
 import { Tensor } from '../tensor.js';
@@ -46,7 +46,7 @@ export interface AttendOptions {
   reference?: boolean;
 }
 
-export type KVCacheInfo = NativeKVCacheInfo;
+export type KVCacheInfo = NativeQuantKVCacheInfo;
 
 function storageArg(s: CacheStorage | undefined, what: string) {
   if (s === undefined || typeof s === 'string') return s;
@@ -61,14 +61,14 @@ function tensorArg(t: Tensor, what: string) {
 
 export class KVCache {
   /** @internal */
-  readonly handle: NativeKVCache;
+  readonly handle: NativeQuantKVCache;
 
   constructor(opts: KVCacheOptions);
   /** @internal */
-  constructor(opts: KVCacheOptions | NativeKVCache, internal?: true);
-  constructor(opts: KVCacheOptions | NativeKVCache, internal?: true) {
+  constructor(opts: KVCacheOptions | NativeQuantKVCache, internal?: true);
+  constructor(opts: KVCacheOptions | NativeQuantKVCache, internal?: true) {
     if (internal) {
-      this.handle = opts as NativeKVCache;
+      this.handle = opts as NativeQuantKVCache;
       return;
     }
     const o = opts as KVCacheOptions;
@@ -77,7 +77,7 @@ export class KVCache {
     for (const k of Object.keys(o))
       if (!known.includes(k)) throw new EngramError(`KVCache: unknown option '${k}' (known options: ${known.join(', ')})`, 'E_ARG');
     const { keys, values, ...rest } = o;
-    this.handle = new native.KVCacheHandle({ ...rest }, storageArg(keys, 'keys'), storageArg(values, 'values'));
+    this.handle = new native.QuantKVCacheHandle({ ...rest }, storageArg(keys, 'keys'), storageArg(values, 'values'));
   }
 
   /** Appends k, v [T, heads, headDim] (prefill, or T = 1 per decode step) to one layer. */
@@ -124,7 +124,7 @@ export class KVCache {
     return this.handle.serialize();
   }
   static deserialize(data: Uint8Array): KVCache {
-    return new KVCache(native.kvcacheDeserialize(data), true);
+    return new KVCache(native.quantKVCacheDeserialize(data), true);
   }
   info(): KVCacheInfo {
     return this.handle.info();

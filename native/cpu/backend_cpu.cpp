@@ -50,6 +50,10 @@ KernelPair kernels_for(OpId id) {
     case OpId::CAST: return {cpu_cast, ref_cast};
     case OpId::GATHER: return {cpu_gather, ref_gather};
     case OpId::SDPA: return {cpu_sdpa, ref_sdpa};
+    case OpId::CONCAT: return {cpu_concat, ref_concat};
+    case OpId::CAUSAL_CONV1D: return {cpu_causal_conv1d, ref_causal_conv1d};
+    case OpId::ROPE: return {cpu_rope, ref_rope};
+    case OpId::SDPA_WINDOW: return {cpu_sdpa_window, ref_sdpa_window};
     case OpId::COUNT: break;
   }
   return {nullptr, nullptr};

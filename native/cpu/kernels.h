@@ -23,6 +23,10 @@ ENGRAM_CPU_KERNEL(copy)
 ENGRAM_CPU_KERNEL(cast)
 ENGRAM_CPU_KERNEL(gather)
 ENGRAM_CPU_KERNEL(sdpa)
+ENGRAM_CPU_KERNEL(concat)
+ENGRAM_CPU_KERNEL(causal_conv1d)
+ENGRAM_CPU_KERNEL(rope)
+ENGRAM_CPU_KERNEL(sdpa_window)
 #undef ENGRAM_CPU_KERNEL
 
 // Reference dispatch (the parity harness runs every op through it).

@@ -1,7 +1,7 @@
-// KVCacheHandle: the JS object behind engram.KVCache (lib/quant/kvcache.ts).
+// QuantKVCacheHandle: the JS object behind engram.KVCache (lib/quant/kvcache.ts).
 // append / attend have Promise twins that run on the libuv pool; while one
 // is in flight every other call on the same cache is E_STATE (busy).
-// Also: kvcacheDeserialize, and the bench helpers (native attend timing,
+// Also: quantKVCacheDeserialize, and the bench helpers (native attend timing,
 // memory read bandwidth).
 #include <napi.h>
 
@@ -56,32 +56,32 @@ quant::QuantConfig stream_config(Napi::Env env, Napi::Value v, const char* what)
 
 }  // namespace
 
-class KVCacheHandle : public Napi::ObjectWrap<KVCacheHandle> {
+class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(
-        env, "KVCacheHandle",
-        {InstanceMethod("append", &KVCacheHandle::Append), InstanceMethod("appendAsync", &KVCacheHandle::AppendAsync),
-         InstanceMethod("attend", &KVCacheHandle::Attend), InstanceMethod("attendAsync", &KVCacheHandle::AttendAsync),
-         InstanceMethod("length", &KVCacheHandle::Length), InstanceMethod("bytes", &KVCacheHandle::Bytes),
-         InstanceMethod("allocatedBytes", &KVCacheHandle::AllocatedBytes),
-         InstanceMethod("truncate", &KVCacheHandle::Truncate), InstanceMethod("fork", &KVCacheHandle::Fork),
-         InstanceMethod("serialize", &KVCacheHandle::Serialize), InstanceMethod("info", &KVCacheHandle::Info),
-         InstanceMethod("quantizer", &KVCacheHandle::Quantizer), InstanceMethod("dispose", &KVCacheHandle::Dispose),
-         InstanceMethod("isDisposed", &KVCacheHandle::IsDisposed),
-         InstanceMethod("benchAttend", &KVCacheHandle::BenchAttend)});
-    addon_data(env).kvcache_ctor = Napi::Persistent(f);
-    exports.Set("KVCacheHandle", f);
+        env, "QuantKVCacheHandle",
+        {InstanceMethod("append", &QuantKVCacheHandle::Append), InstanceMethod("appendAsync", &QuantKVCacheHandle::AppendAsync),
+         InstanceMethod("attend", &QuantKVCacheHandle::Attend), InstanceMethod("attendAsync", &QuantKVCacheHandle::AttendAsync),
+         InstanceMethod("length", &QuantKVCacheHandle::Length), InstanceMethod("bytes", &QuantKVCacheHandle::Bytes),
+         InstanceMethod("allocatedBytes", &QuantKVCacheHandle::AllocatedBytes),
+         InstanceMethod("truncate", &QuantKVCacheHandle::Truncate), InstanceMethod("fork", &QuantKVCacheHandle::Fork),
+         InstanceMethod("serialize", &QuantKVCacheHandle::Serialize), InstanceMethod("info", &QuantKVCacheHandle::Info),
+         InstanceMethod("quantizer", &QuantKVCacheHandle::Quantizer), InstanceMethod("dispose", &QuantKVCacheHandle::Dispose),
+         InstanceMethod("isDisposed", &QuantKVCacheHandle::IsDisposed),
+         InstanceMethod("benchAttend", &QuantKVCacheHandle::BenchAttend)});
+    addon_data(env).quant_kvcache_ctor = Napi::Persistent(f);
+    exports.Set("QuantKVCacheHandle", f);
   }
 
   static Napi::Object Wrap(Napi::Env env, std::unique_ptr<KVCache> c) {
-    Napi::Object o = addon_data(env).kvcache_ctor.New({Napi::External<void>::New(env, nullptr)});
-    Napi::ObjectWrap<KVCacheHandle>::Unwrap(o)->cache_ = std::shared_ptr<KVCache>(std::move(c));
+    Napi::Object o = addon_data(env).quant_kvcache_ctor.New({Napi::External<void>::New(env, nullptr)});
+    Napi::ObjectWrap<QuantKVCacheHandle>::Unwrap(o)->cache_ = std::shared_ptr<KVCache>(std::move(c));
     return o;
   }
 
-  // new KVCacheHandle(options, keys, values)
-  explicit KVCacheHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<KVCacheHandle>(info) {
+  // new QuantKVCacheHandle(options, keys, values)
+  explicit QuantKVCacheHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QuantKVCacheHandle>(info) {
     Napi::Env env = info.Env();
     if (info.Length() == 1 && info[0].IsExternal()) return;
     try {
@@ -184,7 +184,7 @@ class KVCacheHandle : public Napi::ObjectWrap<KVCacheHandle> {
   template <class Job>
   class Worker : public Napi::AsyncWorker {
    public:
-    Worker(Napi::Env env, KVCacheHandle* self, Job job, bool returns_out)
+    Worker(Napi::Env env, QuantKVCacheHandle* self, Job job, bool returns_out)
         : Napi::AsyncWorker(env, "engram:kvcache"), d_(Napi::Promise::Deferred::New(env)), self_(self), job_(std::move(job)),
           returns_out_(returns_out) {
       ref_ = Napi::Persistent(self->Value());
@@ -217,7 +217,7 @@ class KVCacheHandle : public Napi::ObjectWrap<KVCacheHandle> {
     static Tensor out_of(const AttendJob& j) { return j.out; }
     static Tensor out_of(const AppendJob&) { return Tensor(); }
     Napi::Promise::Deferred d_;
-    KVCacheHandle* self_;
+    QuantKVCacheHandle* self_;
     Napi::ObjectReference ref_;
     Job job_;
     bool returns_out_;
@@ -353,13 +353,13 @@ class KVCacheHandle : public Napi::ObjectWrap<KVCacheHandle> {
   }
 };
 
-static Napi::Value KVCacheDeserialize(const Napi::CallbackInfo& info) {
+static Napi::Value QuantKVCacheDeserialize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ENGRAM_NAPI_TRY(env, {
     ENGRAM_CHECK(info.Length() > 0 && info[0].IsTypedArray(), ARG, "KVCache.deserialize: expected a Uint8Array or Buffer");
     Napi::TypedArray t = info[0].As<Napi::TypedArray>();
     const uint8_t* p = static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    return KVCacheHandle::Wrap(env, KVCache::deserialize(p, t.ByteLength()));
+    return QuantKVCacheHandle::Wrap(env, KVCache::deserialize(p, t.ByteLength()));
   })
 }
 
@@ -373,9 +373,9 @@ static Napi::Value QuantReadBandwidth(const Napi::CallbackInfo& info) {
   })
 }
 
-void register_kvcache_functions(Napi::Env env, Napi::Object exports) {
-  KVCacheHandle::Init(env, exports);
-  exports.Set("kvcacheDeserialize", Napi::Function::New(env, KVCacheDeserialize, "kvcacheDeserialize"));
+void register_quant_kvcache_functions(Napi::Env env, Napi::Object exports) {
+  QuantKVCacheHandle::Init(env, exports);
+  exports.Set("quantQuantKVCacheDeserialize", Napi::Function::New(env, QuantKVCacheDeserialize, "quantQuantKVCacheDeserialize"));
   exports.Set("quantReadBandwidth", Napi::Function::New(env, QuantReadBandwidth, "quantReadBandwidth"));
 }
 
