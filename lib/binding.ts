@@ -157,6 +157,8 @@ export interface NativeSafetensors {
   tensors: NativeTensor[];
   metadata: Record<string, string>;
   mapped: boolean;
+}
+
 /** Bit accounting of a quantizer (per value = per vector coordinate). */
 export interface NativeBitAccount {
   bitsPerValue: number;

@@ -375,7 +375,7 @@ static Napi::Value QuantReadBandwidth(const Napi::CallbackInfo& info) {
 
 void register_quant_kvcache_functions(Napi::Env env, Napi::Object exports) {
   QuantKVCacheHandle::Init(env, exports);
-  exports.Set("quantQuantKVCacheDeserialize", Napi::Function::New(env, QuantKVCacheDeserialize, "quantQuantKVCacheDeserialize"));
+  exports.Set("quantKVCacheDeserialize", Napi::Function::New(env, QuantKVCacheDeserialize, "quantKVCacheDeserialize"));
   exports.Set("quantReadBandwidth", Napi::Function::New(env, QuantReadBandwidth, "quantReadBandwidth"));
 }
 
