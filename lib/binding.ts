@@ -159,6 +159,93 @@ export interface NativeSafetensors {
   mapped: boolean;
 }
 
+/** Bit accounting of a quantizer (per value = per vector coordinate). */
+export interface NativeBitAccount {
+  bitsPerValue: number;
+  codeBits: number;
+  overheadBits: number;
+  paddingBits: number;
+  nominalBits: number;
+  blockBytes: number;
+  blockTokens: number;
+  compression: number;
+  codeCompression: number;
+}
+
+export interface NativeQuantConfig {
+  kind: 'plain' | 'turboquant' | 'qjl' | 'kivi' | 'int8';
+  dim: number;
+  dtype?: 'f32' | 'f16' | 'bf16';
+  bits?: number;
+  variant?: 'mse' | 'prod';
+  rotation?: 'dense' | 'hadamard';
+  sketch?: 'gaussian' | 'orthogonal';
+  projection?: 'gaussian' | 'orthogonal';
+  sketchDim?: number;
+  outlierSketchDim?: number;
+  groupSize?: number;
+  residual?: number;
+  axis?: 'token' | 'channel';
+  seed?: number;
+  outlierChannels?: number[][];
+  centered?: boolean;
+  normDType?: 'f16' | 'f32';
+  scaleDType?: 'f16' | 'f32';
+  tDim?: number;
+  blockBytes?: number;
+  blockTokens?: number;
+  tableHeads?: number;
+}
+
+export interface NativeQuantizer {
+  info(): NativeQuantConfig;
+  bits(dim?: number): NativeBitAccount;
+  encode(x: NativeTensor): NativeTensor;
+  encodeAsync(x: NativeTensor): Promise<NativeTensor>;
+  decode(codes: NativeTensor, dim?: number): NativeTensor;
+  dot(q: NativeTensor, codes: NativeTensor, dim?: number, head?: number): NativeTensor;
+  matrix(head?: number): NativeTensor;
+}
+
+export interface NativeQuantKVCacheInfo {
+  layers: number;
+  heads: number;
+  headDim: number;
+  maxTokens: number;
+  residualWindow: number;
+  pageTokens: number;
+  device: NativeDevice;
+  keys: NativeQuantConfig;
+  values: NativeQuantConfig;
+  keyBits: NativeBitAccount;
+  valueBits: NativeBitAccount;
+}
+
+export interface NativeQuantKVCache {
+  append(layer: number, k: NativeTensor, v: NativeTensor): void;
+  appendAsync(layer: number, k: NativeTensor, v: NativeTensor): Promise<void>;
+  attend(layer: number, q: NativeTensor, causal?: boolean, scale?: number, reference?: boolean): NativeTensor;
+  attendAsync(layer: number, q: NativeTensor, causal?: boolean, scale?: number, reference?: boolean): Promise<NativeTensor>;
+  length(layer?: number): number;
+  bytes(): number;
+  allocatedBytes(): number;
+  truncate(n: number): void;
+  fork(): NativeQuantKVCache;
+  serialize(): Uint8Array;
+  info(): NativeQuantKVCacheInfo;
+  quantizer(which: 'keys' | 'values'): NativeQuantizer;
+  dispose(): void;
+  isDisposed(): boolean;
+  benchAttend(
+    layer: number,
+    q: NativeTensor,
+    causal: boolean | undefined,
+    scale: number | undefined,
+    reference: boolean | undefined,
+    reps: number,
+  ): { best: number; median: number };
+}
+
 export interface NativeAddon {
   init(errorClass: typeof EngramError): void;
   TensorHandle: new () => NativeTensor;
@@ -190,7 +277,11 @@ export interface NativeAddon {
   getNumThreads(): number;
   setIsa(isa: 'generic' | 'avx2' | 'avx512'): string;
   setPoison(on: boolean): void;
-  // benchmarks (kernel time measured natively)
+  // quantized KV caches (lib/quant)
+  QuantizerHandle: new (kind: string, attrs: Attrs, calibration?: NativeTensor | null) => NativeQuantizer;
+  QuantKVCacheHandle: new (opts: Attrs, keys: NativeQuantizer | string | undefined, values: NativeQuantizer | string | undefined) => NativeQuantKVCache;
+  quantKVCacheDeserialize(data: Uint8Array): NativeQuantKVCache;
+  quantReadBandwidth(mbytes: number, reps: number): number;
   // graphs and plans (native/napi/plan_wrap.cpp)
   PlanHandle: new (desc: NativePlanDesc) => NativePlan;
   inferNode(op: string, inputs: (NativeSpec | null)[], attrs?: Attrs): NativeSpec[];
@@ -200,6 +291,7 @@ export interface NativeAddon {
   loadSafetensors(path: string, mmap: boolean): Promise<NativeSafetensors>;
   loadSafetensorsSync(path: string, mmap: boolean): NativeSafetensors;
   parseSafetensors(bytes: Uint8Array): NativeSafetensors;
+  // benchmarks (kernel time measured natively)
   peakGflops(threads?: number): number;
   benchGemm(which: 'engram' | 'openblas', M: number, N: number, K: number, batch: number, reps: number): {
     ms: number;
@@ -213,7 +305,7 @@ export const NATIVE_EXPORTS = [
   'tensorTo', 'tensorDispose', 'tensorIsDisposed', 'tensorView', 'memory', 'op', 'opAsync', 'referenceOp',
   'opNames', 'backends', 'buildInfo', 'setNumThreads', 'getNumThreads', 'setIsa', 'setPoison', 'peakGflops',
   'benchGemm', 'PlanHandle', 'inferNode', 'KVCacheHandle', 'loadSafetensors', 'loadSafetensorsSync',
-  'parseSafetensors',
+  'parseSafetensors', 'QuantizerHandle', 'QuantKVCacheHandle', 'quantKVCacheDeserialize', 'quantReadBandwidth',
 ] as const;
 
 function packageRoot(): string {

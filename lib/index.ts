@@ -20,6 +20,9 @@ export {
 export { backends, buildInfo, cudaAvailable, setNumThreads, getNumThreads, memory, type BackendInfo, type MemoryInfo } from './backends.js';
 import * as ops from './ops/index.js';
 export { ops };
+import * as quant from './quant/index.js';
+export { quant };
+export { KVCache, type KVCacheOptions, type AttendOptions, type CacheStorage } from './quant/kvcache.js';
 export { bench, SUITES, type BenchOptions, type BenchReport, type BenchResult } from './bench/index.js';
 import * as graph from './graph/index.js';
 import * as nn from './nn/index.js';

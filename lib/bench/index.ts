@@ -18,6 +18,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   gemm: async () => (await import('./gemm.js')).gemmSuite,
   graph: async () => (await import('./graph.js')).graphSuite,
   memory: async () => (await import('./memory.js')).memorySuite,
+  kv: async () => (await import('./kv.js')).kvSuite,
 };
 
 export interface BenchOptions {

@@ -13,6 +13,8 @@ void register_bench_functions(Napi::Env env, Napi::Object exports);
 void register_plan_functions(Napi::Env env, Napi::Object exports);
 void register_kv_cache_functions(Napi::Env env, Napi::Object exports);
 void register_safetensors_functions(Napi::Env env, Napi::Object exports);
+void register_quant_functions(Napi::Env env, Napi::Object exports);
+void register_quant_kvcache_functions(Napi::Env env, Napi::Object exports);
 
 AddonData& addon_data(Napi::Env env) {
   AddonData* d = env.GetInstanceData<AddonData>();
@@ -34,6 +36,8 @@ static Napi::Object EngramInit(Napi::Env env, Napi::Object exports) {
   engram::napi::register_plan_functions(env, exports);
   engram::napi::register_kv_cache_functions(env, exports);
   engram::napi::register_safetensors_functions(env, exports);
+  engram::napi::register_quant_functions(env, exports);
+  engram::napi::register_quant_kvcache_functions(env, exports);
   return exports;
 }
 
