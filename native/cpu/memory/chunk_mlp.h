@@ -33,6 +33,16 @@ struct MlpState {
   float* X2;
 };
 
+// The gradient anchor of a chunk that resumes mid-chunk (TNT streaming): the
+// gradients are taken at W1 [d, dh] (row stride ld1) and W2 [dh, d] (row
+// stride ld2) while the state advances from X1/X2. Null: the state itself.
+struct MlpAnchor {
+  const float* W1 = nullptr;
+  int64_t ld1 = 0;
+  const float* W2 = nullptr;
+  int64_t ld2 = 0;
+};
+
 struct MlpScratch {
   std::vector<float> Z, Sp, E2, D, Hb, HAB, P2, Ep;
 };
@@ -42,7 +52,7 @@ struct MlpScratch {
 // With momentum off and S1l/S2l given, they receive the momentum after the
 // chunk's last token.
 void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st, float* Y, MlpScratch& s,
-              float* S1l = nullptr, float* S2l = nullptr, int64_t ns = 1);
+              float* S1l = nullptr, float* S2l = nullptr, int64_t ns = 1, const MlpAnchor* anc = nullptr);
 
 }  // namespace mem
 }  // namespace cpu

@@ -57,7 +57,9 @@ namespace engram {
   X(TITANS_LINEAR, "titansLinear", 4, 8, 3)            \
   X(TITANS_MLP, "titansMlp", 4, 10, 5)                \
   X(TTT_LINEAR, "tttLinear", 4, 8, 3)                  \
-  X(TTT_MLP, "tttMlp", 4, 10, 5)
+  X(TTT_MLP, "tttMlp", 4, 10, 5)                      \
+  /* TNT hierarchical memory (native/core/ops/tnt.cpp, tnt_params.h) */ \
+  X(TNT, "tnt", 3, 49, 2)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,
