@@ -46,7 +46,7 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::TITANS_MLP: return nullptr;  // no CUDA kernel yet
     case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
     case OpId::TTT_MLP: return nullptr;  // no CUDA kernel yet
-    case OpId::TNT: return nullptr;  // TODO tnt.cu
+    case OpId::TNT: return tnt_cuda_ok(call) ? tnt_cuda : nullptr;
     case OpId::COUNT: break;
   }
   return nullptr;

@@ -8,6 +8,7 @@
 #include "../gemm.h"
 #include "chunk_linear.h"
 #include "chunk_mlp.h"
+#include "engram/tnt_hd.h"
 #include "mem_io.h"
 
 namespace engram {
@@ -63,35 +64,6 @@ void load_gates(const TntModule& md, int m, const Source& src, int64_t b, int64_
   if (md.momentum) mem::load_gate(src.et[(size_t)m], b, h, t - src.base, n, et);
 }
 
-// End-of-segment coefficients of S_t = e_t S_{t-1} - th_t u_t, M_t = a_t M_{t-1} + S_t
-// over n tokens (a = 1 - alpha):  M_n = A M_0 + Bv S_0 - sum_i cl_i u_i,  S_n = Hc S_0 - sum_i hl_i u_i,
-//   cl_i = th_i sum_{s >= i} GA[n-1, s] GH[s, i],  hl_i = th_i GH[n-1, i]
-// by backward recursions (products of gates in [0, 1]; no ratios), in double.
-void seg_coeffs(int64_t n, const float* th, const float* al, const float* et, float* cl, float* hl, float* A,
-                float* Bv, float* Hc) {
-  double ga = 1.0, w = 1.0, gh = 1.0;
-  auto flush = [](double x) { return (float)(std::fabs(x) < 1e-30 ? 0.0 : x); };
-  for (int64_t i = n - 1; i >= 0; --i) {
-    if (i < n - 1) {
-      const double an = al ? 1.0 - (double)al[i + 1] : 1.0, en = et ? (double)et[i + 1] : 0.0;
-      ga *= an;
-      w = ga + en * w;
-      gh *= en;
-    }
-    cl[i] = flush((double)th[i] * (et ? w : ga));
-    hl[i] = et ? flush((double)th[i] * gh) : 0.0f;
-  }
-  *A = flush((al ? 1.0 - (double)al[0] : 1.0) * ga);
-  double hc = 1.0, bv = 0.0;
-  for (int64_t t = 0; t < n; ++t) {
-    const double at = al ? 1.0 - (double)al[t] : 1.0;
-    hc *= et ? (double)et[t] : 0.0;
-    bv = at * bv + hc;
-  }
-  *Bv = et ? flush(bv) : 0.0f;
-  *Hc = et ? flush(hc) : 0.0f;
-}
-
 // K rows scaled by c -> out [n, dk].
 void scale_rows(int64_t n, int64_t dk, const float* K, const float* c, float* out) {
   for (int64_t i = 0; i < n; ++i)
@@ -109,7 +81,7 @@ void global_linear_seg(const TntModule& md, int m, const Source& src, int64_t b,
   float *th = g.data(), *al = th + n, *et = al + n, *cl = et + n, *hl = cl + n;
   load_gates(md, m, src, b, h, t, n, th, al, et);
   float A, Bv, Hc;
-  seg_coeffs(n, th, md.decay ? al : nullptr, mom ? et : nullptr, cl, hl, &A, &Bv, &Hc);
+  hd_tnt_seg_coeffs((int)n, th, md.decay ? al : nullptr, mom ? et : nullptr, cl, hl, &A, &Bv, &Hc);
   const int64_t SB = std::min(kSubBlock, n);
   QK.resize((size_t)(2 * SB * dk));
   V.resize((size_t)(SB * dv));
@@ -161,7 +133,7 @@ void global_mlp_seg(const TntModule& md, int m, const Source& src, int64_t b, in
   float *th = g.data(), *al = th + n, *et = al + n, *cl = et + n, *hl = cl + n;
   load_gates(md, m, src, b, h, t, n, th, al, et);
   float A, Bv, Hc;
-  seg_coeffs(n, th, md.decay ? al : nullptr, mom ? et : nullptr, cl, hl, &A, &Bv, &Hc);
+  hd_tnt_seg_coeffs((int)n, th, md.decay ? al : nullptr, mom ? et : nullptr, cl, hl, &A, &Bv, &Hc);
   const int64_t SB = std::min(kSubBlock, n), P = D * dh;
   QK.resize((size_t)(2 * SB * D));
   V.resize((size_t)(SB * D));
@@ -236,8 +208,7 @@ void project(float* Q, const float* K, int64_t n, int64_t dk, float* pi, bool re
   KS.resize((size_t)(n * dk));
   if (reset) std::fill(pi, pi + dk * dk, 0.0f);
   for (int64_t i = 0; i < n; ++i) {
-    const float kk = mem::vdot(dk, K + i * dk, K + i * dk);
-    sv[(size_t)i] = kk > 0.0f ? 1.0f / kk : 0.0f;  // a zero key adds nothing
+    sv[(size_t)i] = hd_tnt_key_weight(mem::vdot(dk, K + i * dk, K + i * dk));
   }
   sgemm(false, true, n, n, dk, 1.0f, Q, dk, K, dk, 0.0f, P.data(), n);
   for (int64_t t = 0; t < n; ++t) {
@@ -325,9 +296,9 @@ void local_token_loop(const TntModule& md, int m, TntProj proj, const Source& sr
       const float* qt = q.data() + i * dk;
       if (pi) {
         if (proj == TntProj::CHUNK) std::fill(Pi, Pi + dk * dk, 0.0f);
-        const float kk = mem::vdot(dk, kt, kt);
-        if (kk > 0.0f)
-          for (int64_t a2 = 0; a2 < dk; ++a2) mem::vaxpy(dk, kt[a2] / kk, kt, Pi + a2 * dk);
+        const float sv = hd_tnt_key_weight(mem::vdot(dk, kt, kt));
+        if (sv > 0.0f)
+          for (int64_t a2 = 0; a2 < dk; ++a2) mem::vaxpy(dk, kt[a2] * sv, kt, Pi + a2 * dk);
         for (int64_t a2 = 0; a2 < dk; ++a2) qp[(size_t)a2] = mem::vdot(dk, Pi + a2 * dk, qt);
         qt = qp.data();
       }
@@ -507,8 +478,7 @@ void add_key_outer(const Source& src, int64_t b, int64_t h, int64_t t0, int64_t 
     const int64_t n = std::min(TB, t1 - t);
     mem::load_rows(src.k, b, h, t - src.base, n, K.data(), dk);
     for (int64_t i = 0; i < n; ++i) {
-      const float kk = mem::vdot(dk, K.data() + i * dk, K.data() + i * dk);
-      const float sv = kk > 0.0f ? 1.0f / kk : 0.0f;
+      const float sv = hd_tnt_key_weight(mem::vdot(dk, K.data() + i * dk, K.data() + i * dk));
       for (int64_t e = 0; e < dk; ++e) KS[(size_t)(i * dk + e)] = sv * K[(size_t)(i * dk + e)];
     }
     sgemm(true, false, dk, dk, n, 1.0f, K.data(), dk, KS.data(), dk, 1.0f, pi, dk);
