@@ -18,6 +18,7 @@ namespace tnt {
 namespace {
 
 constexpr int64_t kSubBlock = 256;  // rows per GEMM block of the global branch
+constexpr int64_t kProjBlock = 32;  // rows per block of the Q-K projection (shard / sequence sums)
 
 int64_t width(const TntModule& md, int64_t dk) { return md.momentum ? 2 * dk : dk; }
 
@@ -200,13 +201,18 @@ void global_mlp_seg(const TntModule& md, int m, const Source& src, int64_t b, in
 
 // Q <- Pi Q-rows + tril(Q K^T diag(1/|k|^2)) K and Pi += K^T diag(1/|k|^2) K
 // (Pi_t q_t for every row t of the chunk; algorithms.md §4(c)). reset: Pi = 0 first.
+void project_block(float* Q, const float* K, int64_t n, int64_t dk, float* pi);
 void project(float* Q, const float* K, int64_t n, int64_t dk, float* pi, bool reset) {
+  if (reset) std::fill(pi, pi + dk * dk, 0.0f);
+  for (int64_t i = 0; i < n; i += kProjBlock)  // sub-blocks: the intra-block terms grow with the block
+    project_block(Q + i * dk, K + i * dk, std::min(kProjBlock, n - i), dk, pi);
+}
+void project_block(float* Q, const float* K, int64_t n, int64_t dk, float* pi) {
   thread_local std::vector<float> sv, P, Qp, KS;
   sv.resize((size_t)n);
   P.resize((size_t)(n * n));
   Qp.resize((size_t)(n * dk));
   KS.resize((size_t)(n * dk));
-  if (reset) std::fill(pi, pi + dk * dk, 0.0f);
   for (int64_t i = 0; i < n; ++i) {
     sv[(size_t)i] = hd_tnt_key_weight(mem::vdot(dk, K + i * dk, K + i * dk));
   }
@@ -224,8 +230,10 @@ void project(float* Q, const float* K, int64_t n, int64_t dk, float* pi, bool re
 }
 
 // One chunk segment [t, t + n) of a local memory; phase = position of t inside its chunk.
+// qproj: the projected query rows of this segment when computed ahead (blocked), else null.
 void local_chunk_seg(const TntModule& md, int m, TntProj proj, const Source& src, int64_t b, int64_t h,
-                     int64_t t, int64_t n, int64_t phase, bool last, const Dims4& d, ModState& s, const Sink& out) {
+                     int64_t t, int64_t n, int64_t phase, bool last, const Dims4& d, ModState& s, const Sink& out,
+                     const float* qproj) {
   const int64_t C = md.chunk, dk = d.dk, dv = d.dv;
   thread_local std::vector<float> buf, Y, R;
   thread_local mem::MlpScratch scr;
@@ -233,12 +241,13 @@ void local_chunk_seg(const TntModule& md, int m, TntProj proj, const Source& src
   mem::LinChunk ch;
   ch.bind(buf.data(), C, n, dk, dv, md.momentum);
   const int64_t r0 = t - src.base;
-  mem::load_rows(src.q, b, h, r0, n, ch.Q, dk);
+  if (qproj) std::memcpy(ch.Q, qproj, (size_t)(n * dk) * sizeof(float));
+  else mem::load_rows(src.q, b, h, r0, n, ch.Q, dk);
   mem::load_rows(src.k, b, h, r0, n, ch.K, dk);
   mem::load_rows(src.v, b, h, r0, n, ch.V, dv);
   load_gates(md, m, src, b, h, t, n, ch.theta(), ch.alpha(C), ch.eta(C));
   if (phase == 0 && last) take_anchor(md, dk, dv, s);  // the anchor the final state reports
-  if (!s.pi.empty()) project(ch.Q, ch.K, n, dk, s.pi.data(), proj == TntProj::CHUNK && phase == 0);
+  if (!s.pi.empty() && !qproj) project(ch.Q, ch.K, n, dk, s.pi.data(), proj == TntProj::CHUNK && phase == 0);
   mem::lin_prep(ch, C, md.decay);
   Y.resize((size_t)(n * dv));
   if (!md.mlp()) {
@@ -464,9 +473,26 @@ void run_local(const TntModule& md, int m, TntProj proj, const Source& src, int6
     local_token_loop(md, m, proj, src, b, h, t0, t1, d, s, out);
     return;
   }
+  // Pi does not depend on the memory, so with a shard-long (or sequence-long) sum the projected
+  // queries are formed ahead in blocks of >= kProjBlock rows (whole chunks): the same maths as per
+  // chunk, in larger GEMMs. The 'chunk' projection resets with every chunk and stays per chunk.
+  const bool ahead = !s.pi.empty() && proj != TntProj::CHUNK;
+  thread_local std::vector<float> QP, KP;
+  int64_t pb0 = t0, pb1 = t0;
   for (int64_t t = t0; t < t1;) {
     const int64_t phase = (pos0 + t) % C, n = std::min(t1 - t, C - phase);
-    local_chunk_seg(md, m, proj, src, b, h, t, n, phase, t + n == t1, d, s, out);
+    if (ahead && t >= pb1) {
+      pb0 = t;
+      pb1 = std::min(t1, t + n + std::max<int64_t>(0, (kProjBlock - n + C - 1) / C) * C);
+      const int64_t nb = pb1 - pb0;
+      QP.resize((size_t)(nb * d.dk));
+      KP.resize((size_t)(nb * d.dk));
+      mem::load_rows(src.q, b, h, pb0 - src.base, nb, QP.data(), d.dk);
+      mem::load_rows(src.k, b, h, pb0 - src.base, nb, KP.data(), d.dk);
+      project(QP.data(), KP.data(), nb, d.dk, s.pi.data(), false);
+    }
+    local_chunk_seg(md, m, proj, src, b, h, t, n, phase, t + n == t1, d, s, out,
+                    ahead ? QP.data() + (t - pb0) * d.dk : nullptr);
     t += n;
   }
 }
