@@ -30,3 +30,4 @@ export {
 export { Attention, type AttentionConfig } from './attention.js';
 export { ModelState, type LayerSlots } from './state.js';
 export { Model, Block, type ModelConfig, type ModelOptions } from './model.js';
+export { TNTMemory } from './tnt.js';

@@ -17,6 +17,7 @@
  * the sequence exactly at any split. ops.tntStep advances one token (O(1)
  * work, independent of the position).
  */
+import type { Attrs } from '../binding.js';
 import { EngramError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { attrsOf, checkOptions, type MemoryActivation } from './memory_common.js';
@@ -179,6 +180,19 @@ export class TntState {
   }
 }
 
+/**
+ * The packed-state layout of a configuration (what finalState holds): its size in floats
+ * (`total`) and the parts of every module — e.g. a model's fixed-shape state tensor [total].
+ */
+export function tntLayout(o: Pick<TntOptions, 'global' | 'locals' | 'qkProjection'>, B: number, H: number, Dk: number, Dv: number): TntLayout {
+  const pi = o.qkProjection !== false;
+  const mods: ModSpec[] = [];
+  if (o.global) mods.push({ global: true, hidden: memKind(o.global.memory, Dk, 'global').hidden, momentum: !!o.global.momentum, pi: false });
+  (o.locals ?? []).forEach((l, i) =>
+    mods.push({ global: false, hidden: memKind(l.memory, Dk, `locals[${i}]`).hidden, momentum: !!l.momentum, pi }));
+  return layoutOf(mods, B, H, Dk, Dv);
+}
+
 function memKind(m: TntMemory | undefined, D: number, what: string): { hidden: number; act: number } {
   if (m === undefined || m === 'linear') return { hidden: 0, act: 0 };
   if (typeof m === 'object' && m && m.kind === 'mlp') {
@@ -201,7 +215,7 @@ function initTensors(init: TntMemoryInit | null | undefined, mlp: boolean, what:
 
 interface Prepared {
   inputs: MaybeTensor[];
-  attrs: ReturnType<typeof attrsOf>;
+  attrs: Attrs;
   layout: TntLayout;
   hasGlobal: boolean;
   position: number;
@@ -218,7 +232,15 @@ function positionOf(s: TntState | Tensor): number {
   }
 }
 
-function prepare(x: TntInputs, o: TntOptions): Prepared {
+/**
+ * The native op's attributes for a configuration (head dim D for the MLP default hidden width);
+ * graph builders (engram.nn) pass these to g.op('tnt', ...).
+ */
+export function tntAttrs(o: Omit<TntOptions, 'initialState'>, D: number): Attrs {
+  return configOf(o, D).attrs;
+}
+
+function configOf(o: Omit<TntOptions, 'initialState'>, D: number): { attrs: Attrs; mods: ModSpec[] } {
   checkOptions('tnt', o, OPTION_KEYS);
   const g = o.global ?? null;
   const locals = o.locals ?? [];
@@ -226,26 +248,11 @@ function prepare(x: TntInputs, o: TntOptions): Prepared {
   if (locals.length > MAX_LOCALS) throw new EngramError(`tnt: at most ${MAX_LOCALS} local memories, got ${locals.length}`, 'E_ARG');
   if (!g && locals.length === 0)
     throw new EngramError('tnt: no memory configured: give a global memory and/or at least one local', 'E_ARG');
-  const etaLocal = x.etaLocal ?? [];
-  if (etaLocal.length !== locals.length)
-    throw new EngramError(`tnt: etaLocal has ${etaLocal.length} gates for ${locals.length} local memories`, 'E_ARG');
-  for (const [key, arr] of [['alphaLocal', x.alphaLocal], ['momentumLocal', x.momentumLocal]] as const)
-    if (arr && arr.length > locals.length)
-      throw new EngramError(`tnt: ${key} has ${arr.length} gates for ${locals.length} local memories`, 'E_ARG');
-  for (const k of Object.keys(x))
-    if (!['q', 'k', 'v', 'etaGlobal', 'etaLocal', 'alphaGlobal', 'momentumGlobal', 'alphaLocal', 'momentumLocal'].includes(k))
-      throw new EngramError(`tnt: unknown input '${k}'`, 'E_ARG');
-  const D = x.q?.shape?.[3] ?? 0;
   let proj = o.qkProjection ?? 'shard';
   if (proj === true) proj = 'shard';
   const projStr = proj === false ? 'none' : proj;
-  const inputs: MaybeTensor[] = [x.q, x.k, x.v, o.initialState instanceof TntState ? o.initialState.packed : o.initialState ?? null];
   const mods: ModSpec[] = [];
-  const a: Record<string, unknown> = {
-    qkProjection: projStr,
-    outputFinalState: o.outputFinalState,
-    devices: o.devices,
-  };
+  const a: Record<string, unknown> = { qkProjection: projStr, outputFinalState: o.outputFinalState, devices: o.devices };
   if (g) {
     checkOptions('tnt: global', g, MODULE_KEYS);
     const mk = memKind(g.memory, D, 'global');
@@ -256,42 +263,57 @@ function prepare(x: TntInputs, o: TntOptions): Prepared {
       globalMomentum: g.momentum ?? false,
       globalDecay: g.decay ?? false,
     });
-    const [i1, i2] = initTensors(g.initialState, mk.hidden > 0, 'global');
-    inputs.push(x.etaGlobal ?? null, x.alphaGlobal ?? null, x.momentumGlobal ?? null, i1, i2);
     mods.push({ global: true, hidden: mk.hidden, momentum: !!g.momentum, pi: false });
+  }
+  if (locals.length) {
+    locals.forEach((l, i) => checkOptions(`tnt: locals[${i}]`, l, [...MODULE_KEYS, 'shardLength']));
+    const mk = locals.map((l, i) => memKind(l.memory, D, `locals[${i}]`));
+    Object.assign(a, {
+      localChunkSizes: locals.map((l) => l.chunkSize),
+      localShardLengths: locals.map((l) => l.shardLength),
+      localHidden: mk.map((m) => m.hidden),
+      localActivations: mk.map((m) => m.act),
+      localMomentum: locals.map((l) => (l.momentum ? 1 : 0)),
+      localDecay: locals.map((l) => (l.decay ? 1 : 0)),
+    });
+    locals.forEach((l, i) => mods.push({ global: false, hidden: mk[i].hidden, momentum: !!l.momentum, pi: projStr !== 'none' }));
+  }
+  return { attrs: attrsOf(a), mods };
+}
+
+function prepare(x: TntInputs, o: TntOptions): Prepared {
+  const { initialState, ...cfg } = o;
+  const D = x.q?.shape?.[3] ?? 0;
+  const { attrs, mods } = configOf(cfg, D);
+  const g = o.global ?? null;
+  const locals = o.locals ?? [];
+  const etaLocal = x.etaLocal ?? [];
+  if (etaLocal.length !== locals.length)
+    throw new EngramError(`tnt: etaLocal has ${etaLocal.length} gates for ${locals.length} local memories`, 'E_ARG');
+  for (const [key, arr] of [['alphaLocal', x.alphaLocal], ['momentumLocal', x.momentumLocal]] as const)
+    if (arr && arr.length > locals.length)
+      throw new EngramError(`tnt: ${key} has ${arr.length} gates for ${locals.length} local memories`, 'E_ARG');
+  for (const k of Object.keys(x))
+    if (!['q', 'k', 'v', 'etaGlobal', 'etaLocal', 'alphaGlobal', 'momentumGlobal', 'alphaLocal', 'momentumLocal'].includes(k))
+      throw new EngramError(`tnt: unknown input '${k}'`, 'E_ARG');
+  const inputs: MaybeTensor[] = [x.q, x.k, x.v, initialState instanceof TntState ? initialState.packed : initialState ?? null];
+  if (g) {
+    const [i1, i2] = initTensors(g.initialState, mods[0].hidden > 0, 'global');
+    inputs.push(x.etaGlobal ?? null, x.alphaGlobal ?? null, x.momentumGlobal ?? null, i1, i2);
   } else {
     if (x.etaGlobal || x.alphaGlobal || x.momentumGlobal)
       throw new EngramError('tnt: a global gate was given but global is null', 'E_ARG');
     inputs.push(null, null, null, null, null);
   }
-  const cs: number[] = [], ss: number[] = [], hs: number[] = [], acts: number[] = [], ms: number[] = [], ds: number[] = [];
   locals.forEach((l, i) => {
-    checkOptions(`tnt: locals[${i}]`, l, [...MODULE_KEYS, 'shardLength']);
-    const mk = memKind(l.memory, D, `locals[${i}]`);
-    cs.push(l.chunkSize);
-    ss.push(l.shardLength);
-    hs.push(mk.hidden);
-    acts.push(mk.act);
-    ms.push(l.momentum ? 1 : 0);
-    ds.push(l.decay ? 1 : 0);
-    const [i1, i2] = initTensors(l.initialState, mk.hidden > 0, `locals[${i}]`);
+    const [i1, i2] = initTensors(l.initialState, mods[i + (g ? 1 : 0)].hidden > 0, `locals[${i}]`);
     inputs.push(etaLocal[i], x.alphaLocal?.[i] ?? null, x.momentumLocal?.[i] ?? null, i1, i2);
-    mods.push({ global: false, hidden: mk.hidden, momentum: !!l.momentum, pi: projStr !== 'none' });
   });
-  if (locals.length)
-    Object.assign(a, {
-      localChunkSizes: cs,
-      localShardLengths: ss,
-      localHidden: hs,
-      localActivations: acts,
-      localMomentum: ms,
-      localDecay: ds,
-    });
   const [B, , H] = x.q?.shape ?? [0, 0, 0];
   const Dv = x.v?.shape?.[3] ?? 0;
   const layout = layoutOf(mods, B, H, D, Dv);
-  const position = o.initialState ? positionOf(o.initialState) : 0;
-  return { inputs, attrs: attrsOf(a), layout, hasGlobal: !!g, position };
+  const position = initialState ? positionOf(initialState) : 0;
+  return { inputs, attrs, layout, hasGlobal: !!g, position };
 }
 
 function finish(outs: Tensor[], p: Prepared, T: number): TntResult {
