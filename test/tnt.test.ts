@@ -299,6 +299,30 @@ test('split calls continue exactly: aligned splits bit-identical, any split to r
   free(x);
 });
 
+test('chunk-size switching (stage 2): a state written at C_L = 8 continues at C_L = 1 (and back), as the reference does', (t) => {
+  const d = { B: 1, T: 60, H: 2, dk: 16, dv: 16 };
+  const p = prob(d, 2, 105);
+  const x = ts(p);
+  const sl = (y: Tensor, a: number, b: number) => y.slice(1, a, b);
+  const part = (a: number, b: number): TntInputs => ({ q: sl(x.q, a, b), k: sl(x.k, a, b), v: sl(x.v, a, b), etaGlobal: sl(x.lr[0], a, b), etaLocal: [sl(x.lr[1], a, b)] });
+  const cfg = (C: number): TntOptions => ({ global: { chunkSize: 16 }, locals: [{ chunkSize: C, shardLength: 32, momentum: false }] });
+  const a = part(0, 37), b = part(37, 60);
+  const pre = ops.tnt(a, cfg(8));  // ends mid-chunk (37 = 4 * 8 + 5)
+  for (const C of [1, 4]) {
+    const fast = ops.tnt(b, { ...cfg(C), initialState: pre.finalState });
+    const raw = [b.q, b.k, b.v, pre.finalState!.packed, b.etaGlobal, null, null, null, null, b.etaLocal![0]];
+    const [ro, rs] = ops.referenceOp('tnt', raw, { globalChunkSize: 16, localChunkSizes: [C], localShardLengths: [32] });
+    t.true(rmsRatio(fast.o.toFloat32(), ro.toFloat32()) < 1e-6, `continue at C_L ${C}`);
+    t.true(rmsRatio(fast.finalState!.packed.toFloat32(), rs.toFloat32()) < 1e-6);
+    freeRes(fast);
+    ro.dispose();
+    rs.dispose();
+  }
+  freeRes(pre);
+  for (const v of [a, b]) for (const y of [v.q, v.k, v.v, v.etaGlobal!, ...v.etaLocal!]) y.dispose();
+  free(x);
+});
+
 test('simulated context-parallel devices give bit-identical outputs and states; so do 1 and 2 threads', (t) => {
   const d = { B: 1, T: 600, H: 2, dk: 16, dv: 16 };
   const p = prob(d, 3, 110, false, 0.1);

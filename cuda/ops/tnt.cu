@@ -49,7 +49,8 @@ struct ModArgs {
   SeqView lr, al, et;
   StateView init;                           // [B|1, H, dv, dk] (p null: zeros)
   long long mem, anc, mom, pi;              // offsets of the packed parts (-1: none)
-  int C, S;                                 // chunk, shard (global: 0)
+  int C;                                    // chunk
+  long long S;                              // shard (global: 0)
   bool momentum, decay, add;                // add: accumulate into acc (else write)
 };
 
@@ -465,7 +466,7 @@ void tnt_cuda(OpCall& c) {
     m.mom = md.momentum ? ml.mom[0].off : -1;
     m.pi = ml.pi.per ? ml.pi.off : -1;
     m.C = (int)md.chunk;
-    m.S = (int)std::min<int64_t>(md.shard, (int64_t)1 << 30);
+    m.S = md.shard;
     m.momentum = md.momentum;
     m.decay = md.decay;
     m.add = mi > 0;

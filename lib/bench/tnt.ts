@@ -129,7 +129,7 @@ export const tntSuite: Suite = async (ctx): Promise<BenchResult> => {
   const kinds: Kind[] = ['linear', 'mlp'];
   const rounds = ctx.quick ? 1 : 3;
   const scaleT = ctx.quick ? 4096 : 32768;
-  const totalSteps = kinds.length * Ts.length * (rounds + 1) + 2 * (rounds + 1) + 1;
+  const totalSteps = kinds.length * (Ts.length + 1) * (rounds + 1) + 2 * (rounds + 1) + 1;
   let step = 0;
   const tick = (label: string) => () => ctx.progress(++step, totalSteps, label);
   const rows: BenchRow[] = [];
@@ -172,6 +172,31 @@ export const tntSuite: Suite = async (ctx): Promise<BenchResult> => {
   const at = (kind: Kind, T: number, C: number) => rows.find((r) => r.memory === kind && r.T === T && r.C === C)?.['tnt speed-up'];
   const Tmax = Ts[Ts.length - 1];
   summary.speedupAtMaxT = Object.fromEntries(kinds.map((k) => [k, Object.fromEntries(Cs.map((C) => [C, at(k, Tmax, C)]))]));
+
+  // ---- where TNT's time goes (C_L = 16 or the smallest C, T = Tmax) ----
+  const Cb = Cs.includes(16) ? 16 : Cs[0];
+  for (const kind of kinds) {
+    const T = Ts[Ts.length - 1];
+    const x = makeInputs(T, H, D, ctx.device);
+    const mem = kind === 'linear' ? 'linear' : mlpMem(D);
+    const init = kind === 'linear' ? null : { W1: x.W1, W2: x.W2 };
+    const one = (o: ops.TntOptions, g: boolean) => async () => {
+      const r = await ops.tntAsync({ q: x.q, k: x.k, v: x.v, etaGlobal: g ? x.lrG : null, etaLocal: g ? [] : [x.lrL] }, { ...o, outputFinalState: false });
+      r.o.dispose();
+    };
+    const best = await measure([
+      { key: 'global', fn: one({ global: { chunkSize: Math.min(CG, T), memory: mem, initialState: init } }, true) },
+      { key: 'local', fn: one({ locals: [{ chunkSize: Cb, shardLength: Math.min(SL, T), memory: mem, initialState: init }], qkProjection: false }, false) },
+      { key: 'local+pi', fn: one({ locals: [{ chunkSize: Cb, shardLength: Math.min(SL, T), memory: mem, initialState: init }] }, false) },
+    ], rounds, tick(`parts ${kind}`));
+    const ns = (k: string) => { const v = best.get(k); return v == null ? '–' : Math.round((v * 1e6) / T); };
+    const row = rows.find((r) => r.memory === kind && r.T === T && r.C === Cb);
+    notes.push(`${kind}, T = ${T}, C_L = ${Cb}: TNT ${row?.['tnt ns/token']} ns/token = global alone ${ns('global')} + local alone ${ns('local')}` +
+      ` + Q-K projection ${typeof ns('local+pi') === 'number' && typeof ns('local') === 'number' ? (ns('local+pi') as number) - (ns('local') as number) : '–'}` +
+      ` (separate runs; Titans C = ${Cb}: ${row?.['titans ns/token']} ns/token)`);
+    summary[`parts_${kind}`] = { global: ns('global'), local: ns('local'), localWithProjection: ns('local+pi') };
+    for (const t of x.all) t.dispose();
+  }
 
   // ---- thread scaling of the shard-parallel path ----
   const scaleRows: BenchRow[] = [];
