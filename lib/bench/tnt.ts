@@ -20,6 +20,8 @@
  * interleaved rounds over all rows of a block, so ratios compare runs made
  * under the same load. ns/token counts one token = all H heads.
  */
+import { loadavg } from 'node:os';
+
 import { getNumThreads, setNumThreads } from '../backends.js';
 import { EngramError } from '../errors.js';
 import * as ops from '../ops/index.js';
@@ -135,6 +137,7 @@ export const tntSuite: Suite = async (ctx): Promise<BenchResult> => {
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   const summary: Record<string, unknown> = { threads: getNumThreads() };
+  const load0 = loadavg()[0];
 
   // ---- Titans vs TNT per chunk size ----
   for (const kind of kinds)
@@ -270,6 +273,10 @@ export const tntSuite: Suite = async (ctx): Promise<BenchResult> => {
   );
   for (const r of scaleRows)
     notes.push(`threads: ${r.op}, H = ${r.H}, T = ${r.T}: 1 thread ${r['1 thread ms']} ms, 2 threads ${r['2 threads ms']} ms (${r['2 vs 1 threads']}×)`);
+  const load1 = loadavg()[0];
+  notes.push(`Load average (1 min) at the start / end of the run: ${load0.toFixed(2)} / ${load1.toFixed(2)} on ${getNumThreads()} threads ` +
+    '(on a shared machine thread-scaling numbers are only meaningful when it is below the thread count).');
+  summary.loadAverage = [load0, load1];
   ctx.progress(totalSteps, totalSteps, 'done');
   return {
     suite: 'tnt',
