@@ -70,14 +70,6 @@ test('LayerNorm, biased projections, rope off, MLP off: prefill + step still equ
   }, 9, 4);
 });
 
-test('tnt mixer (global + two locals, Q-K projection): prefill + step equals the full forward', async (t) => {
-  await prefillStepsVsForward(t, {
-    vocab: 61, dim: 32, mlpHidden: 48,
-    layers: [{ mixer: 'tnt', heads: 2, global: { chunkSize: 8 }, locals: [{ chunkSize: 4, shardLength: 8 }, { chunkSize: 1, shardLength: 12 }] },
-      { mixer: 'tnt', heads: 4, global: null, locals: [{ chunkSize: 2, shardLength: 6, memory: { kind: 'mlp', hidden: 16 } }] }],
-  }, 20, 7, 2);
-});
-
 test('prefill in pieces equals one prefill; forks continue independently', async (t) => {
   const model = new nn.Model(THREE, { seed: 4 });
   const seq = toks(14);
@@ -261,4 +253,12 @@ test.serial('no tensors or bytes leak through a model lifecycle', async (t) => {
   const m1 = memory();
   t.is(m1.tensors, m0.tensors);
   t.is(m1.cpu.bytes, m0.cpu.bytes);
+});
+
+test('tnt mixer (global + two locals, Q-K projection): prefill + step equals the full forward', async (t) => {
+  await prefillStepsVsForward(t, {
+    vocab: 61, dim: 32, mlpHidden: 48,
+    layers: [{ mixer: 'tnt', heads: 2, global: { chunkSize: 8 }, locals: [{ chunkSize: 4, shardLength: 8 }, { chunkSize: 1, shardLength: 12 }] },
+      { mixer: 'tnt', heads: 4, global: null, locals: [{ chunkSize: 2, shardLength: 6, memory: { kind: 'mlp', hidden: 16 } }] }],
+  }, 20, 7, 2);
 });
