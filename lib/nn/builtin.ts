@@ -4,3 +4,5 @@
  * 'trellis' and 'gdn' add their module here.
  */
 import './attention.js';
+import './titans.js';
+import './gdn.js';
