@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 
-import { EngramError, FLA_GDN_TO_ENGRAM, memory, nn, renameTensors, type Tensor } from 'engram';
+import { EngramError, FLA_GDN_TO_ENGRAM, memory, nn, renameTensors, tensor, type Tensor } from 'engram';
 import { assertClose } from './helpers.js';
 
 const V = 53;
@@ -136,4 +136,95 @@ test.serial('memory mixers leak nothing', async (t) => {
   const m1 = memory();
   t.is(m1.tensors, m0.tensors);
   t.is(m1.cpu.bytes, m0.cpu.bytes);
+});
+
+// ---- attention over quantized caches ----
+
+const QCFG = (cache: string): nn.ModelConfig => ({ ...base, layers: [{ mixer: 'attention', heads: 4, kvHeads: 2, cache },
+  { mixer: 'swa', heads: 4, window: 5 }] });
+
+for (const cache of ['turboquant', 'turboquant-2.5', 'kivi', 'int8', 'bf16'])
+  test(`attention with a '${cache}' cache: the compiled plan (native binding) equals the eager graph; close to the f32 cache`, async (t) => {
+    const model = new nn.Model(QCFG(cache), { seed: 11 });
+    const ref = new nn.Model({ ...QCFG('f32') }, { weights: Object.fromEntries(model.namedParameters()) });
+    const seq = toks(12, 3);
+    const planState = model.createState(), eagerState = model.createState(), refState = ref.createState();
+    const qc = planState.layers[0].bound.get('kv')!;
+    t.is(qc.kind, cache);
+    // prefill 7 then 5 steps through plans; the same calls op by op through the eager interpreter
+    const viaPlan: Float32Array[] = [], viaEager: Float32Array[] = [], viaF32: Float32Array[] = [];
+    const calls = [seq.slice(0, 7), ...seq.slice(7).map((x) => [x])];
+    let pos = 0;
+    for (const c of calls) {
+      const p = await model.prefill([c], planState);
+      viaPlan.push(p.toFloat32());
+      p.dispose();
+      const r = await ref.prefill([c], refState);
+      viaF32.push(r.toFloat32());
+      r.dispose();
+      const g = model.graph('stateful', 1, c.length);
+      const inputs: Record<string, Tensor> = {
+        tokens: tensor(Int32Array.from(c), [1, c.length]),
+        positions: tensor(Int32Array.from(c, (_, i) => pos + i), [c.length]),
+      };
+      const states: Record<string, nn.LayerState> = {};
+      eagerState.layers.forEach((l, i) => l.bound.forEach((b, k) => (states[`layers.${i}.${k}`] = b)));
+      const e = g.runEager(inputs, states);
+      viaEager.push(e.logits.toFloat32());
+      for (const x of [...Object.values(e), ...Object.values(inputs)]) x.dispose();
+      pos += c.length;
+    }
+    for (let i = 0; i < calls.length; i++) assertClose(t, viaPlan[i], viaEager[i], 1e-6, 1e-6, `${cache} call ${i}: plan vs eager`);
+    // the cache holds codes: fewer bytes than f32 (KIVI keeps its last 128 tokens in an f32 window)
+    const f32Bytes = refState.layers[0].bound.get('kv')!.bytes();
+    t.true(cache === 'kivi' ? qc.bytes() <= f32Bytes : qc.bytes() < f32Bytes, `${cache}: ${qc.bytes()} bytes`);
+    // logits stay close to the unquantized model's (relative RMS error per call)
+    for (let i = 0; i < calls.length; i++) {
+      let num = 0, den = 0;
+      for (let j = 0; j < viaF32[i].length; j++) num += (viaPlan[i][j] - viaF32[i][j]) ** 2, den += viaF32[i][j] ** 2;
+      t.true(Math.sqrt(num / den) < (cache === 'bf16' || cache === 'int8' ? 0.01 : 0.2), `${cache} call ${i}: rel err ${Math.sqrt(num / den)}`);
+    }
+    for (const s of [planState, eagerState, refState]) s.dispose();
+    model.dispose();
+    ref.dispose();
+  });
+
+test('turboquant cache: prefill in pieces + steps equals one prefill (codes do not depend on the split); save/load/fork', async (t) => {
+  const model = new nn.Model(QCFG('turboquant'), { seed: 12 });
+  const seq = toks(11, 2);
+  const one = model.createState(), two = model.createState();
+  const a = await model.prefill([seq], one);
+  (await model.prefill([seq.slice(0, 4)], two)).dispose();
+  const b = await model.prefill([seq.slice(4, 9)], two);
+  const s9 = await model.step(seq[9], two), s10 = await model.step(seq[10], two);
+  const A = a.toFloat32();
+  assertClose(t, b.toFloat32(), A.slice(4 * V, 9 * V), 1e-5, 1e-5, 'pieces');
+  assertClose(t, s9.toFloat32(), A.slice(9 * V, 10 * V), 1e-5, 1e-5, 'step 9');
+  assertClose(t, s10.toFloat32(), A.slice(10 * V, 11 * V), 1e-5, 1e-5, 'step 10');
+  const saved = one.save();
+  t.is(saved['layers.0.kv.codes'].dtype, 'u8');
+  const back = model.createState();
+  back.load(saved);
+  const fork = one.fork();
+  const outs: Float32Array[] = [];
+  for (const s of [one, back, fork]) {
+    const l = await model.step(7, s);
+    outs.push(l.toFloat32());
+    l.dispose();
+  }
+  t.deepEqual(outs[1], outs[0]);
+  t.deepEqual(outs[2], outs[0]);
+  for (const x of [a, b, s9, s10, ...Object.values(saved)]) x.dispose();
+  for (const s of [one, two, back, fork]) s.dispose();
+  model.dispose();
+});
+
+test('quantized caches: windows are E_UNSUPPORTED; unknown kinds E_ARG', (t) => {
+  const m = new nn.Model({ ...base, layers: [{ mixer: 'swa', heads: 4, window: 4, cache: 'kivi' }] });
+  t.throws(() => m.createState(), { instanceOf: EngramError, code: 'E_UNSUPPORTED', message: /full attention/ });
+  const u = new nn.Model({ ...base, layers: [{ mixer: 'attention', heads: 4, cache: 'nope' }] });
+  t.throws(() => u.createState(), { instanceOf: EngramError, code: 'E_ARG', message: /unknown attention cache 'nope'.*turboquant/ });
+  t.true(['turboquant', 'kivi', 'int8'].every((k) => nn.attentionCacheKinds().includes(k)));
+  m.dispose();
+  u.dispose();
 });

@@ -6,3 +6,4 @@
 import './attention.js';
 import './titans.js';
 import './gdn.js';
+import './quant_cache.js';
