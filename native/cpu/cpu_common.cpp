@@ -1,7 +1,19 @@
 #include "cpu_common.h"
 
+#include "cpu_features.h"
+#include "vec.h"
+
 namespace engram {
 namespace cpu {
+
+const VecKernels* vec_kernels() {
+  switch (isa()) {
+    case Isa::AVX512: return vec_kernels_avx512();
+    case Isa::AVX2: return vec_kernels_avx2();
+    case Isa::GENERIC: break;
+  }
+  return nullptr;
+}
 
 float read_f32(const Tensor& t, int64_t off) {
   const char* base = static_cast<const char*>(t.storage()->data);

@@ -311,9 +311,11 @@ void run_blocked(const GemmArgs& g, const KernelInfo& ki) {
 }
 
 // Threaded large problems: C is cut into a pr x pc grid of independent
-// sub-GEMMs, one per thread, each packing its own operands. No barriers and
-// no shared buffers; the redundant packing (B pr times, A pc times) costs
-// about 8 pr / M of the run time and the grid minimises it.
+// sub-GEMMs, one per thread, each packing its own operands (no shared
+// buffers; the redundant packing, B pr times and A pc times, costs about
+// 8 pr / M of the run time and the grid minimises it). One parallel region
+// per KC slice of K, so the pool is released every few ms for other callers
+// (the JS thread's own small ops wait for it otherwise).
 void run_partitioned(const GemmArgs& g, const KernelInfo& ki, int nt) {
   int best_pr = nt;
   double best = 1e300;
@@ -330,21 +332,25 @@ void run_partitioned(const GemmArgs& g, const KernelInfo& ki, int nt) {
       best_pr = pr;
     }
   }
-  parallel_tasks(nt, [&](int t, int ntasks) {
-    const int pr = ntasks == nt ? best_pr : ntasks, pcn = ntasks / pr;
-    const int r = t / pcn, q = t % pcn;
-    const int64_t rp = cdiv(g.M, ki.mr), cp = cdiv(g.N, ki.nr);
-    const int64_t i0 = std::min(g.M, r * rp / pr * ki.mr), i1 = std::min(g.M, (r + 1) * rp / pr * ki.mr);
-    const int64_t j0 = std::min(g.N, q * cp / pcn * ki.nr), j1 = std::min(g.N, (q + 1) * cp / pcn * ki.nr);
-    if (i1 <= i0 || j1 <= j0) return;
-    GemmArgs s = g;
-    s.M = i1 - i0;
-    s.N = j1 - j0;
-    s.A = elem_ptr(g.A, g.a_type, i0 * g.rsa);
-    s.B = elem_ptr(g.B, g.b_type, j0 * g.csb);
-    s.C = g.C + i0 * g.rsc + j0;
-    run_blocked(s, ki);
-  });
+  for (int64_t pc = 0; pc < g.K; pc += ki.kc) {
+    parallel_tasks(nt, [&](int t, int ntasks) {
+      const int pr = ntasks == nt ? best_pr : ntasks, pcn = ntasks / pr;
+      const int r = t / pcn, q = t % pcn;
+      const int64_t rp = cdiv(g.M, ki.mr), cp = cdiv(g.N, ki.nr);
+      const int64_t i0 = std::min(g.M, r * rp / pr * ki.mr), i1 = std::min(g.M, (r + 1) * rp / pr * ki.mr);
+      const int64_t j0 = std::min(g.N, q * cp / pcn * ki.nr), j1 = std::min(g.N, (q + 1) * cp / pcn * ki.nr);
+      if (i1 <= i0 || j1 <= j0) return;
+      GemmArgs s = g;
+      s.M = i1 - i0;
+      s.N = j1 - j0;
+      s.K = std::min(ki.kc, g.K - pc);
+      s.A = elem_ptr(g.A, g.a_type, i0 * g.rsa + pc * g.csa);
+      s.B = elem_ptr(g.B, g.b_type, pc * g.rsb + j0 * g.csb);
+      s.C = g.C + i0 * g.rsc + j0;
+      if (pc > 0) s.beta = 1.0f;
+      run_blocked(s, ki);
+    });
+  }
 }
 
 }  // namespace
