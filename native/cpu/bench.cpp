@@ -16,6 +16,9 @@
 #include "engram/threadpool.h"
 #include "gemm.h"
 
+// GCC 12 flags the _mm512_undefined_* inside its own intrinsics headers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 namespace engram {
 namespace cpu {
 

@@ -1,7 +1,7 @@
 // Parity cases sized for the SIMD fast paths (native/cpu/vec.h): rows longer
 // than the f16/bf16 conversion chunk (2048) and than a parallel segment,
 // masked tails, inputs holding inf / NaN / denormals, column reductions over a
-// non-last axis, and long casts. test/isa.test.ts reruns every group under
+// non-last axis, long casts, and tiled copies of transposed views. test/isa.test.ts reruns every group under
 // ENGRAM_ISA=avx2 and =generic.
 #include <cmath>
 
@@ -84,6 +84,11 @@ ENGRAM_PARITY_CASES(simd) {
     mx.set_number("axis", 0);
     cases.push_back({"max " + d + " column with NaN", OpId::MAX, {with_specials(Dims{50, 33}, seed++, dt, 1.0f)}, mx,
                      tol_for(dt)});
+  }
+  for (DType dt : kFloats) {
+    Attrs none;
+    cases.push_back({std::string("copy transposed tiles ") + dtype_name(dt), OpId::COPY,
+                     {strided(Dims{3, 300, 257}, seed++, dt)}, none, 0.0});
   }
   for (DType from : kFloats)
     for (DType to : kFloats) {
