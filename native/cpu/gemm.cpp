@@ -17,6 +17,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "cpu_common.h"
 #include "cpu_features.h"
@@ -26,22 +29,46 @@
 namespace engram {
 namespace cpu {
 
-// ---- generic micro-kernel (4 x 16; the compiler vectorises the j loops) ----
+// ---- generic micro-kernel, 4 x 8: SSE2 (the x86-64 baseline) where the
+// compiler targets it, plain C otherwise ----
 static void ukr_generic(const UkrTile& t) {
-  float acc[4][16] = {};
+  float acc[4][8];
   const float* a = t.a;
   const float* b = t.b;
+  const int m = t.m;
+  const int64_t ars = t.a_rs;
+#if defined(__SSE2__)
+  __m128 c[4][2];
+  for (int r = 0; r < 4; ++r) c[r][0] = c[r][1] = _mm_setzero_ps();
   for (int64_t k = 0; k < t.kc; ++k) {
+    const __m128 b0 = _mm_loadu_ps(b), b1 = _mm_loadu_ps(b + 4);
     for (int r = 0; r < 4; ++r) {
-      const float av = r < t.m ? a[r * t.a_rs] : 0.0f;
-      for (int j = 0; j < 16; ++j) acc[r][j] += av * b[j];
+      const __m128 av = _mm_set1_ps(r < m ? a[r * ars] : 0.0f);
+      c[r][0] = _mm_add_ps(c[r][0], _mm_mul_ps(av, b0));
+      c[r][1] = _mm_add_ps(c[r][1], _mm_mul_ps(av, b1));
     }
     a += t.a_ks;
     b += t.b_ks;
   }
-  for (int r = 0; r < t.m; ++r) {
-    float* c = t.c + r * t.rsc;
-    for (int j = 0; j < t.n; ++j) c[j] = t.beta == 0.0f ? t.alpha * acc[r][j] : t.alpha * acc[r][j] + t.beta * c[j];
+  for (int r = 0; r < 4; ++r) {
+    _mm_storeu_ps(acc[r], c[r][0]);
+    _mm_storeu_ps(acc[r] + 4, c[r][1]);
+  }
+#else
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < 8; ++j) acc[r][j] = 0.0f;
+  for (int64_t k = 0; k < t.kc; ++k) {
+    for (int r = 0; r < m; ++r) {
+      const float av = a[r * ars];
+      for (int j = 0; j < 8; ++j) acc[r][j] += av * b[j];
+    }
+    a += t.a_ks;
+    b += t.b_ks;
+  }
+#endif
+  for (int r = 0; r < m; ++r) {
+    float* cr = t.c + r * t.rsc;
+    for (int j = 0; j < t.n; ++j) cr[j] = t.beta == 0.0f ? t.alpha * acc[r][j] : t.alpha * acc[r][j] + t.beta * cr[j];
   }
 }
 
@@ -68,8 +95,8 @@ void transpose_generic(int dtype, const void* src, int64_t ld, int rows, int64_t
 }
 
 KernelInfo gemm_kernel_generic() {
-  return {ukr_generic,          4, 16, "generic 4x16", 256, 64, 1024, convert_f16_generic, convert_bf16_generic,
-          transpose_generic, 16};
+  return {ukr_generic,          4, 8, "generic 4x8", 256, 64, 1024, convert_f16_generic, convert_bf16_generic,
+          transpose_generic, 8};
 }
 
 static KernelInfo pick_kernel() {
