@@ -1,4 +1,4 @@
-// GEMM driver. Three paths share the ISA micro-kernels (gemm_avx512.cpp,
+// GEMM driver. The paths share the ISA micro-kernels (gemm_avx512.cpp,
 // gemm_avx2.cpp, generic below; contract in gemm_kernels.h):
 //  * direct: problems that fit in L2 (the 64x64 / 128x128 GEMMs of the memory
 //    kernels) and thin ones (few rows). f32 operands with a unit stride are
@@ -8,6 +8,7 @@
 //    MC x kc blocks of MR-row panels; f16/bf16 converted while packing
 //    (F16C / AVX-512 where available), transposed operands packed with
 //    in-register transposes.
+//  * dot: x W^T with at most 4 rows (unit stride along k on both sides).
 //  * partitioned: large threaded problems are cut into one independent
 //    blocked sub-GEMM per thread (no barriers, no shared buffers).
 // Edge tiles use row-count-specialised kernels and masked stores, so no
@@ -94,9 +95,26 @@ void transpose_generic(int dtype, const void* src, int64_t ld, int rows, int64_t
     }
 }
 
+void dot_generic(int m, int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                 int64_t rsc, float alpha, float beta) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      const float* a = A + i * lda;
+      const float* b = B + j * ldb;
+      float part[8] = {};
+      int64_t k = 0;
+      for (; k + 8 <= K; k += 8)
+        for (int q = 0; q < 8; ++q) part[q] += a[k + q] * b[k + q];
+      for (; k < K; ++k) part[0] += a[k] * b[k];
+      const float d = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+      float* c = C + i * rsc + j;
+      *c = beta == 0.0f ? alpha * d : alpha * d + beta * *c;
+    }
+}
+
 KernelInfo gemm_kernel_generic() {
   return {ukr_generic,          4, 8, "generic 4x8", 256, 64, 1024, convert_f16_generic, convert_bf16_generic,
-          transpose_generic, 8};
+          transpose_generic, 8,  dot_generic};
 }
 
 static KernelInfo pick_kernel() {
@@ -292,6 +310,17 @@ void run_direct(const GemmArgs& g, const KernelInfo& ki, bool par) {
   });
 }
 
+// x W^T: at most 4 rows of A against a transposed B, both contiguous along k:
+// dot products read straight from the operands (packing B would cost as
+// much as the product).
+void run_dot(const GemmArgs& g, const KernelInfo& ki, bool par) {
+  const float* A = static_cast<const float*>(g.A);
+  const float* B = static_cast<const float*>(g.B);
+  for_range(par, g.N, 64, [&](int64_t j0, int64_t j1) {
+    ki.dot((int)g.M, j1 - j0, g.K, A, g.rsa, B + j0 * g.csb, g.csb, g.C + j0, g.rsc, g.alpha, g.beta);
+  });
+}
+
 // Large problems, one thread: BLIS loops jc (NC) > pc (KC) > ic (MC) > jr (NR) > ir (MR).
 // The packed B block (kc x nc) is streamed panel by panel; each kc x NR panel
 // serves all MR-row panels of the packed A block (mc x kc, in L2).
@@ -398,7 +427,10 @@ void gemm(const GemmArgs& g) {
   const int64_t bytes = 4 * (g.M * g.K + g.K * g.N + g.M * g.N);
   // Few rows: every B element is used at most 2*MR times, packing it would cost as much as the product.
   const bool thin = g.M <= 2 * ki.mr && g.b_type == DType::F32 && g.csb == 1;
-  if (bytes <= kDirectBytes || thin) run_direct(g, ki, par);
+  const bool dots = g.M <= 4 && g.K >= 64 && g.a_type == DType::F32 && g.b_type == DType::F32 && g.csa == 1 &&
+                    g.rsb == 1 && g.csb != 1;
+  if (dots) run_dot(g, ki, par);
+  else if (bytes <= kDirectBytes || thin) run_direct(g, ki, par);
   else if (par) run_partitioned(g, ki, num_threads());
   else run_blocked(g, ki);
 }

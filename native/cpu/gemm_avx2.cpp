@@ -167,10 +167,68 @@ ENGRAM_AVX2 void transpose(int dtype, const void* src, int64_t ld, int rows, int
   else transpose_t<2>(src, ld, rows, cols, dst, dld, lanes);
 }
 
+// M rows of A against columns j, j+1 of the transposed B (see gemm_avx512.cpp).
+ENGRAM_AVX2 inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Finishes one dot: lanes summed, the k tail [k0, K) added in scalar.
+ENGRAM_AVX2 inline void put_dot(float* c, __m256 acc, const float* a, const float* b, int64_t k0, int64_t K,
+                                float alpha, float beta) {
+  float d = hsum8(acc);
+  for (int64_t k = k0; k < K; ++k) d += a[k] * b[k];
+  *c = beta == 0.0f ? alpha * d : alpha * d + beta * *c;
+}
+
+template <int M>
+ENGRAM_AVX2 void dot_m(int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                       int64_t rsc, float alpha, float beta) {
+  const int64_t K8 = K & ~int64_t(7);
+  int64_t j = 0;
+  for (; j + 2 <= n; j += 2) {
+    __m256 s0[M], s1[M];
+    for (int i = 0; i < M; ++i) s0[i] = s1[i] = _mm256_setzero_ps();
+    const float* b0 = B + j * ldb;
+    const float* b1 = b0 + ldb;
+    for (int64_t k = 0; k < K8; k += 8) {
+      const __m256 x0 = _mm256_loadu_ps(b0 + k), x1 = _mm256_loadu_ps(b1 + k);
+      for (int i = 0; i < M; ++i) {
+        const __m256 a = _mm256_loadu_ps(A + i * lda + k);
+        s0[i] = _mm256_fmadd_ps(a, x0, s0[i]);
+        s1[i] = _mm256_fmadd_ps(a, x1, s1[i]);
+      }
+    }
+    for (int i = 0; i < M; ++i) {
+      put_dot(C + i * rsc + j, s0[i], A + i * lda, b0, K8, K, alpha, beta);
+      put_dot(C + i * rsc + j + 1, s1[i], A + i * lda, b1, K8, K, alpha, beta);
+    }
+  }
+  if (j < n) {
+    __m256 s0[M];
+    for (int i = 0; i < M; ++i) s0[i] = _mm256_setzero_ps();
+    const float* b0 = B + j * ldb;
+    for (int64_t k = 0; k < K8; k += 8) {
+      const __m256 x0 = _mm256_loadu_ps(b0 + k);
+      for (int i = 0; i < M; ++i) s0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(A + i * lda + k), x0, s0[i]);
+    }
+    for (int i = 0; i < M; ++i) put_dot(C + i * rsc + j, s0[i], A + i * lda, b0, K8, K, alpha, beta);
+  }
+}
+
+ENGRAM_AVX2 void dot(int m, int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                     int64_t rsc, float alpha, float beta) {
+  static constexpr void (*fns[4])(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
+                                  float, float) = {dot_m<1>, dot_m<2>, dot_m<3>, dot_m<4>};
+  fns[m - 1](n, K, A, lda, B, ldb, C, rsc, alpha, beta);
+}
+
 }  // namespace
 
 KernelInfo gemm_kernel_avx2() {
-  return {ukr_6x16, 6, 16, "avx2+fma 6x16", 256, 120, 1024, cvt_f16, cvt_bf16, transpose, 8};
+  return {ukr_6x16, 6, 16, "avx2+fma 6x16", 256, 120, 1024, cvt_f16, cvt_bf16, transpose, 8, dot};
 }
 #else
 KernelInfo gemm_kernel_avx2() { return gemm_kernel_generic(); }

@@ -187,10 +187,73 @@ ENGRAM_AVX512 void transpose(int dtype, const void* src, int64_t ld, int rows, i
   else transpose_t<2>(src, ld, rows, cols, dst, dld, lanes);
 }
 
+// M rows of A against columns j, j+1 of the transposed B: 2M accumulators,
+// one A load per row feeds two FMAs.
+ENGRAM_AVX512 inline void put_dot(float* c, __m512 acc, float alpha, float beta) {
+  const float d = _mm512_reduce_add_ps(acc);
+  *c = beta == 0.0f ? alpha * d : alpha * d + beta * *c;
+}
+
+template <int M>
+ENGRAM_AVX512 void dot_m(int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                         int64_t rsc, float alpha, float beta) {
+  const int64_t K16 = K & ~int64_t(15);
+  const __mmask16 tail = (__mmask16)((1u << (K - K16)) - 1u);
+  int64_t j = 0;
+  for (; j + 2 <= n; j += 2) {
+    __m512 s0[M], s1[M];
+    for (int i = 0; i < M; ++i) s0[i] = s1[i] = _mm512_setzero_ps();
+    const float* b0 = B + j * ldb;
+    const float* b1 = b0 + ldb;
+    for (int64_t k = 0; k < K16; k += 16) {
+      const __m512 x0 = _mm512_loadu_ps(b0 + k), x1 = _mm512_loadu_ps(b1 + k);
+      for (int i = 0; i < M; ++i) {
+        const __m512 a = _mm512_loadu_ps(A + i * lda + k);
+        s0[i] = _mm512_fmadd_ps(a, x0, s0[i]);
+        s1[i] = _mm512_fmadd_ps(a, x1, s1[i]);
+      }
+    }
+    if (tail) {
+      const __m512 x0 = _mm512_maskz_loadu_ps(tail, b0 + K16), x1 = _mm512_maskz_loadu_ps(tail, b1 + K16);
+      for (int i = 0; i < M; ++i) {
+        const __m512 a = _mm512_maskz_loadu_ps(tail, A + i * lda + K16);
+        s0[i] = _mm512_fmadd_ps(a, x0, s0[i]);
+        s1[i] = _mm512_fmadd_ps(a, x1, s1[i]);
+      }
+    }
+    for (int i = 0; i < M; ++i) {
+      put_dot(C + i * rsc + j, s0[i], alpha, beta);
+      put_dot(C + i * rsc + j + 1, s1[i], alpha, beta);
+    }
+  }
+  if (j < n) {
+    __m512 s0[M];
+    for (int i = 0; i < M; ++i) s0[i] = _mm512_setzero_ps();
+    const float* b0 = B + j * ldb;
+    for (int64_t k = 0; k < K16; k += 16) {
+      const __m512 x0 = _mm512_loadu_ps(b0 + k);
+      for (int i = 0; i < M; ++i) s0[i] = _mm512_fmadd_ps(_mm512_loadu_ps(A + i * lda + k), x0, s0[i]);
+    }
+    if (tail) {
+      const __m512 x0 = _mm512_maskz_loadu_ps(tail, b0 + K16);
+      for (int i = 0; i < M; ++i)
+        s0[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, A + i * lda + K16), x0, s0[i]);
+    }
+    for (int i = 0; i < M; ++i) put_dot(C + i * rsc + j, s0[i], alpha, beta);
+  }
+}
+
+ENGRAM_AVX512 void dot(int m, int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                       float* C, int64_t rsc, float alpha, float beta) {
+  static constexpr void (*fns[4])(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
+                                  float, float) = {dot_m<1>, dot_m<2>, dot_m<3>, dot_m<4>};
+  fns[m - 1](n, K, A, lda, B, ldb, C, rsc, alpha, beta);
+}
+
 }  // namespace
 
 KernelInfo gemm_kernel_avx512() {
-  return {ukr_12x32, 12, 32, "avx512 12x32", 256, 144, 2048, cvt_f16, cvt_bf16, transpose, 16};
+  return {ukr_12x32, 12, 32, "avx512 12x32", 256, 144, 2048, cvt_f16, cvt_bf16, transpose, 16, dot};
 }
 #else
 KernelInfo gemm_kernel_avx512() { return gemm_kernel_generic(); }

@@ -35,6 +35,12 @@ using ConvertFn = void (*)(const uint16_t* src, float* dst, int64_t n);
 using TransposeFn = void (*)(int dtype, const void* src, int64_t ld, int rows, int64_t cols, float* dst, int64_t dld,
                              int lanes);
 
+// Few rows against a transposed B, both unit-stride along k (x W^T):
+// C[i, j] = alpha * dot(A[i*lda : +K], B[j*ldb : +K]) + beta * C[i*rsc + j]
+// for i < m <= 4, j < n; beta == 0: C is not read.
+using DotKernel = void (*)(int m, int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                           float* C, int64_t rsc, float alpha, float beta);
+
 struct KernelInfo {
   MicroKernel fn;
   int mr, nr;
@@ -43,6 +49,7 @@ struct KernelInfo {
   ConvertFn f16, bf16;
   TransposeFn transpose;
   int tw;  // rows one transpose call takes (W)
+  DotKernel dot;
 };
 
 KernelInfo gemm_kernel_generic();
@@ -51,6 +58,8 @@ KernelInfo gemm_kernel_avx512();  // 12 x 32, needs avx512f/bw/vl/dq
 
 void convert_f16_generic(const uint16_t* src, float* dst, int64_t n);
 void convert_bf16_generic(const uint16_t* src, float* dst, int64_t n);
+void dot_generic(int m, int64_t n, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                 int64_t rsc, float alpha, float beta);
 void transpose_generic(int dtype, const void* src, int64_t ld, int rows, int64_t cols, float* dst, int64_t dld,
                        int lanes);
 

@@ -1,7 +1,8 @@
 // Direct checks of cpu::gemm (every ISA kernel this CPU runs: avx512, avx2,
 // generic) against a double-precision dot product per element:
 //   build/test_gemm [--verbose]
-// Covers the direct path (small, thin), the blocked path (K > KC, N > NC),
+// Covers the direct path (small, thin), the dot path (x W^T), the blocked
+// path (K > KC, N > NC),
 // the threaded partition, row-/column-major and general strides for A and B,
 // f32/f16/bf16 operands, alpha/beta (beta == 0 must not read C: it holds NaN),
 // and a C row stride wider than N (padding must stay untouched).
@@ -149,6 +150,11 @@ int main(int argc, char** argv) {
       run_case(isa, 3, 700, 300, F32, l, F32, 0, 1.0f, 0.0f, false, false);
       run_case(isa, 1, 1000, 50, F32, 0, F32, l, 0.5f, 1.0f, false, false);
     }
+    // Few rows against a transposed B (dot path), odd K tails.
+    run_case(isa, 1, 1000, 300, F32, 0, F32, 1, 1.0f, 0.0f, false, false);
+    run_case(isa, 3, 257, 64, F32, 0, F32, 1, 0.5f, 1.0f, true, false);
+    run_case(isa, 4, 33, 1001, F32, 0, F32, 1, -1.5f, 0.25f, false, false);
+    run_case(isa, 2, 5, 77, F32, 0, F32, 1, 1.0f, 0.0f, false, false);
     for (int la = 0; la < 2; ++la)
       for (int lb = 0; lb < 2; ++lb, ++v) {
         run_case(isa, 150, 2100, 300, F32, la, F32, lb, ab[v % 3][0], ab[v % 3][1], false, true);
