@@ -1,9 +1,14 @@
 // The CUDA backend: device discovery (never throws when there is no GPU or
-// driver: the backend reports unavailable with the runtime's reason), memory,
-// copies, and the kernel dispatch. cudart is linked statically, so the addon
-// loads on machines without the toolkit.
+// driver: the backend reports unavailable with the runtime's reason), memory
+// (a stream-ordered caching pool: cudaMallocAsync/cudaFreeAsync on the
+// default memory pool, which keeps freed blocks for reuse), copies, and the
+// kernel dispatch. Everything is issued on one stream shared by all host
+// threads, so an op launched from the JS thread and one from an async worker
+// see each other's results in launch order. cudart is linked statically, so
+// the addon loads on machines without the toolkit.
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -21,18 +26,20 @@ void check(cudaError_t e, const char* what) {
   fail(ErrorCode::E_CUDA, "CUDA error ", (int)e, " (", cudaGetErrorName(e), ": ", cudaGetErrorString(e), ") in ", what);
 }
 
-cudaStream_t stream() { return cudaStreamPerThread; }
-
-StridedIndex make_index(const Dims& shape, const Dims& strides) {
-  StridedIndex ix;
-  ix.n = shape.n;
-  for (int i = 0; i < kMaxDims; ++i) {
-    ix.shape[i] = i < shape.n ? shape[i] : 1;
-    ix.strides[i] = i < shape.n ? strides[i] : 0;
-  }
-  return ix;
+cudaStream_t stream() {
+  static cudaStream_t s = [] {
+    cudaStream_t st = nullptr;
+    if (cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking) != cudaSuccess) {
+      cudaGetLastError();
+      st = cudaStreamLegacy;  // still one stream for every thread
+    }
+    return st;
+  }();
+  return s;
 }
-StridedIndex make_index(const Tensor& t) { return make_index(t.shape(), t.strides()); }
+
+StridedIndex make_index(const Dims& shape, const Dims& strides) { return index_of(shape, strides); }
+StridedIndex make_index(const Tensor& t) { return index_of(t.shape(), t.strides()); }
 
 namespace {
 
@@ -40,6 +47,7 @@ struct Probe {
   bool ok = false;
   std::string reason;
   int count = 0;
+  bool pools = false;  // stream-ordered allocator (cudaMallocAsync) supported
   cudaDeviceProp prop{};
 };
 
@@ -71,9 +79,31 @@ const Probe& probe() {
                  "; engram's kernels are built for sm_80 and newer";
       return;
     }
+    int pools = 0;
+    if (cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, 0) != cudaSuccess) {
+      cudaGetLastError();
+      pools = 0;
+    }
+    p.pools = pools != 0;
     p.ok = true;
   });
   return p;
+}
+
+// The default memory pool, told to keep freed memory cached (the release
+// threshold defaults to 0: give everything back at each synchronisation).
+cudaMemPool_t caching_pool() {
+  static cudaMemPool_t pool = [] {
+    cudaMemPool_t mp = nullptr;
+    if (cudaDeviceGetDefaultMemPool(&mp, 0) != cudaSuccess) {
+      cudaGetLastError();
+      return (cudaMemPool_t) nullptr;
+    }
+    uint64_t keep = UINT64_MAX;
+    if (cudaMemPoolSetAttribute(mp, cudaMemPoolAttrReleaseThreshold, &keep) != cudaSuccess) cudaGetLastError();
+    return mp;
+  }();
+  return pool;
 }
 
 class CudaBackend final : public Backend {
@@ -106,16 +136,34 @@ class CudaBackend final : public Backend {
 
   void* allocate(size_t bytes) override {
     void* p = nullptr;
-    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
-    if (e != cudaSuccess) {
+    const size_t n = bytes ? bytes : 1;
+    if (pooled()) {
+      cudaError_t e = cudaMallocAsync(&p, n, stream());
+      if (e == cudaErrorMemoryAllocation) {
+        // Hand cached blocks back to the driver and try once more.
+        cudaGetLastError();
+        cudaStreamSynchronize(stream());
+        cudaMemPoolTrimTo(caching_pool(), 0);
+        cudaGetLastError();
+        e = cudaMallocAsync(&p, n, stream());
+      }
+      if (e != cudaSuccess) {
+        cudaGetLastError();
+        return nullptr;
+      }
+      return p;
+    }
+    if (cudaMalloc(&p, n) != cudaSuccess) {
       cudaGetLastError();
       return nullptr;
     }
     return p;
   }
   void deallocate(void* p, size_t) noexcept override {
-    // Kernels on the stream may still read p: cudaFree synchronises implicitly.
-    cudaFree(p);
+    // Stream-ordered: kernels already queued on the stream may still read p.
+    // (cudaFree, the fallback, synchronises the device implicitly.)
+    cudaError_t e = pooled() ? cudaFreeAsync(p, stream()) : cudaFree(p);
+    if (e != cudaSuccess) cudaGetLastError();  // e.g. at process exit, after the runtime shut down
   }
   void fill_bytes(void* p, int byte, size_t bytes) override {
     ENGRAM_CUDA_CHECK(cudaMemsetAsync(p, byte, bytes, stream()));
@@ -132,9 +180,18 @@ class CudaBackend final : public Backend {
     ENGRAM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
   }
   void synchronize() override { ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+ private:
+  static bool pooled() {
+    static const bool on = probe().pools && caching_pool() != nullptr;
+    return on;
+  }
 };
 
 }  // namespace
+
+const cudaDeviceProp& device_prop() { return probe().prop; }
+
 }  // namespace cuda
 
 Backend& cuda_backend() {

@@ -1,17 +1,18 @@
 // Op -> CUDA launcher. No default case: a new op must be listed here (nullptr
 // when the CUDA kernel does not exist yet).
 #include "kernels.cuh"
+#include "ops/memory.cuh"
 
 namespace engram {
 namespace cuda {
 
 Kernel kernel_for(const OpCall& call) {
   switch (call.op) {
-    case OpId::MATMUL:
+    case OpId::MATMUL: return launch_matmul;
     case OpId::ADD:
     case OpId::SUB:
     case OpId::MUL:
-    case OpId::DIV:
+    case OpId::DIV: return launch_binary;
     case OpId::SCALE:
     case OpId::NEG:
     case OpId::ABS:
@@ -23,20 +24,28 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::GELU:
     case OpId::TANH:
     case OpId::RELU:
-    case OpId::SOFTPLUS:
-    case OpId::SOFTMAX:
+    case OpId::SOFTPLUS: return launch_unary;
+    case OpId::SOFTMAX: return launch_softmax;
     case OpId::RMS_NORM:
-    case OpId::LAYER_NORM:
+    case OpId::LAYER_NORM: return launch_norm;
     case OpId::SUM:
     case OpId::MEAN:
-    case OpId::MAX:
+    case OpId::MAX: return launch_reduce;
     case OpId::CUMSUM:
-    case OpId::LOGCUMSUMEXP:
-    case OpId::COPY:
-    case OpId::CAST:
-    case OpId::GATHER:
-    case OpId::SDPA:
-      return nullptr;
+    case OpId::LOGCUMSUMEXP: return launch_scan;
+    case OpId::COPY: return launch_copy;
+    case OpId::CAST: return launch_cast;
+    case OpId::GATHER: return launch_gather;
+    case OpId::SDPA: return sdpa_supported(call) ? launch_sdpa : nullptr;
+    case OpId::CONCAT: return launch_concat;
+    case OpId::CAUSAL_CONV1D: return launch_causal_conv1d;
+    case OpId::ROPE: return launch_rope;
+    case OpId::SDPA_WINDOW: return sdpa_window_supported(call) ? launch_sdpa_window : nullptr;
+    case OpId::GATED_DELTA_RULE: return gated_delta_rule_cuda_ok(call) ? gated_delta_rule_cuda : nullptr;
+    case OpId::TITANS_LINEAR: return titans_linear_cuda_ok(call) ? titans_linear_cuda : nullptr;
+    case OpId::TITANS_MLP: return nullptr;  // no CUDA kernel yet
+    case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
+    case OpId::TTT_MLP: return nullptr;  // no CUDA kernel yet
     case OpId::COUNT: break;
   }
   return nullptr;

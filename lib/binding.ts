@@ -72,6 +72,180 @@ export interface NativeOpInfo {
 
 export type NativeTypedArray = Float32Array | Uint16Array | Int32Array | Uint8Array | Int8Array;
 
+/** A tensor's shape and dtype (graph values, plan inputs/outputs). */
+export interface NativeSpec {
+  shape: number[];
+  dtype: NativeDType;
+}
+
+/** The description native/core/plan.cpp compiles (lib/graph builds it). */
+export interface NativePlanDesc {
+  device: NativeDevice;
+  inputs: { name: string; shape: number[]; dtype: NativeDType }[];
+  params: { name: string; tensor: NativeTensor }[];
+  nodes: { name: string; op: string; attrs?: Attrs; inputs: number[]; bind?: number }[];
+  outputs: number[];
+  bindings?: number;
+  reuseBuffers?: boolean;
+  keepArena?: boolean;
+}
+
+export interface NativePlanStats {
+  nodes: number;
+  opNodes: number;
+  viewNodes: number;
+  copiesInserted: number;
+  intermediates: number;
+  naiveBytes: number;
+  plannedBytes: number;
+  outputBytes: number;
+  paramBytes: number;
+}
+
+/** Opaque bindable state (a KV cache handle or another registered kind). */
+export interface NativeState {
+  readonly __nativeState: never;
+}
+
+export interface NativePlan {
+  run(inputs: NativeTensor[], states?: NativeState[]): Promise<NativeTensor[]>;
+  runSync(inputs: NativeTensor[], states?: NativeState[]): NativeTensor[];
+  stats(): NativePlanStats;
+  outputSpecs(): NativeSpec[];
+  valueOffsets(): number[];
+  releaseBuffers(): void;
+  dispose(): void;
+}
+
+export interface NativeKVCacheOptions {
+  batch?: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim?: number;
+  window?: number;
+  device?: NativeDevice;
+}
+
+export interface NativeKVCacheInfo {
+  length: number;
+  position: number;
+  bytes: number;
+  capacityBytes: number;
+  window: number;
+  batch: number;
+  kvHeads: number;
+  headDim: number;
+  valueDim: number;
+  device: NativeDevice;
+  kind: string;
+}
+
+export interface NativeKVCache extends NativeState {
+  append(k: NativeTensor, v: NativeTensor): void;
+  attend(q: NativeTensor, attrs?: Attrs): NativeTensor;
+  attendAsync(q: NativeTensor, attrs?: Attrs): Promise<NativeTensor>;
+  keys(): NativeTensor;
+  values(): NativeTensor;
+  load(k: NativeTensor, v: NativeTensor, position: number): void;
+  reset(): void;
+  info(): NativeKVCacheInfo;
+  dispose(): void;
+}
+
+export interface NativeSafetensors {
+  names: string[];
+  tensors: NativeTensor[];
+  metadata: Record<string, string>;
+  mapped: boolean;
+}
+
+/** Bit accounting of a quantizer (per value = per vector coordinate). */
+export interface NativeBitAccount {
+  bitsPerValue: number;
+  codeBits: number;
+  overheadBits: number;
+  paddingBits: number;
+  nominalBits: number;
+  blockBytes: number;
+  blockTokens: number;
+  compression: number;
+  codeCompression: number;
+}
+
+export interface NativeQuantConfig {
+  kind: 'plain' | 'turboquant' | 'qjl' | 'kivi' | 'int8';
+  dim: number;
+  dtype?: 'f32' | 'f16' | 'bf16';
+  bits?: number;
+  variant?: 'mse' | 'prod';
+  rotation?: 'dense' | 'hadamard';
+  sketch?: 'gaussian' | 'orthogonal';
+  projection?: 'gaussian' | 'orthogonal';
+  sketchDim?: number;
+  outlierSketchDim?: number;
+  groupSize?: number;
+  residual?: number;
+  axis?: 'token' | 'channel';
+  seed?: number;
+  outlierChannels?: number[][];
+  centered?: boolean;
+  normDType?: 'f16' | 'f32';
+  scaleDType?: 'f16' | 'f32';
+  tDim?: number;
+  blockBytes?: number;
+  blockTokens?: number;
+  tableHeads?: number;
+}
+
+export interface NativeQuantizer {
+  info(): NativeQuantConfig;
+  bits(dim?: number): NativeBitAccount;
+  encode(x: NativeTensor): NativeTensor;
+  encodeAsync(x: NativeTensor): Promise<NativeTensor>;
+  decode(codes: NativeTensor, dim?: number): NativeTensor;
+  dot(q: NativeTensor, codes: NativeTensor, dim?: number, head?: number): NativeTensor;
+  matrix(head?: number): NativeTensor;
+}
+
+export interface NativeQuantKVCacheInfo {
+  layers: number;
+  heads: number;
+  headDim: number;
+  maxTokens: number;
+  residualWindow: number;
+  pageTokens: number;
+  device: NativeDevice;
+  keys: NativeQuantConfig;
+  values: NativeQuantConfig;
+  keyBits: NativeBitAccount;
+  valueBits: NativeBitAccount;
+}
+
+export interface NativeQuantKVCache {
+  append(layer: number, k: NativeTensor, v: NativeTensor): void;
+  appendAsync(layer: number, k: NativeTensor, v: NativeTensor): Promise<void>;
+  attend(layer: number, q: NativeTensor, causal?: boolean, scale?: number, reference?: boolean): NativeTensor;
+  attendAsync(layer: number, q: NativeTensor, causal?: boolean, scale?: number, reference?: boolean): Promise<NativeTensor>;
+  length(layer?: number): number;
+  bytes(): number;
+  allocatedBytes(): number;
+  truncate(n: number): void;
+  fork(): NativeQuantKVCache;
+  serialize(): Uint8Array;
+  info(): NativeQuantKVCacheInfo;
+  quantizer(which: 'keys' | 'values'): NativeQuantizer;
+  dispose(): void;
+  isDisposed(): boolean;
+  benchAttend(
+    layer: number,
+    q: NativeTensor,
+    causal: boolean | undefined,
+    scale: number | undefined,
+    reference: boolean | undefined,
+    reps: number,
+  ): { best: number; median: number };
+}
+
 export interface NativeAddon {
   init(errorClass: typeof EngramError): void;
   TensorHandle: new () => NativeTensor;
@@ -103,6 +277,20 @@ export interface NativeAddon {
   getNumThreads(): number;
   setIsa(isa: 'generic' | 'avx2' | 'avx512'): string;
   setPoison(on: boolean): void;
+  // quantized KV caches (lib/quant)
+  QuantizerHandle: new (kind: string, attrs: Attrs, calibration?: NativeTensor | null) => NativeQuantizer;
+  QuantKVCacheHandle: new (opts: Attrs, keys: NativeQuantizer | string | undefined, values: NativeQuantizer | string | undefined) => NativeQuantKVCache;
+  quantKVCacheDeserialize(data: Uint8Array): NativeQuantKVCache;
+  quantReadBandwidth(mbytes: number, reps: number): number;
+  // graphs and plans (native/napi/plan_wrap.cpp)
+  PlanHandle: new (desc: NativePlanDesc) => NativePlan;
+  inferNode(op: string, inputs: (NativeSpec | null)[], attrs?: Attrs): NativeSpec[];
+  // plain f32 attention cache (native/napi/kv_cache_wrap.cpp); new KVCacheHandle(other) forks
+  KVCacheHandle: new (opts: NativeKVCacheOptions | NativeKVCache) => NativeKVCache;
+  // safetensors (native/napi/safetensors_wrap.cpp)
+  loadSafetensors(path: string, mmap: boolean): Promise<NativeSafetensors>;
+  loadSafetensorsSync(path: string, mmap: boolean): NativeSafetensors;
+  parseSafetensors(bytes: Uint8Array): NativeSafetensors;
   // benchmarks (kernel time measured natively)
   peakGflops(threads?: number): number;
   benchGemm(which: 'engram' | 'openblas', M: number, N: number, K: number, batch: number, reps: number): {
@@ -116,7 +304,8 @@ export const NATIVE_EXPORTS = [
   'init', 'TensorHandle', 'tensorFromData', 'empty', 'random', 'tensorInfo', 'tensorData', 'tensorToArray',
   'tensorTo', 'tensorDispose', 'tensorIsDisposed', 'tensorView', 'memory', 'op', 'opAsync', 'referenceOp',
   'opNames', 'backends', 'buildInfo', 'setNumThreads', 'getNumThreads', 'setIsa', 'setPoison', 'peakGflops',
-  'benchGemm',
+  'benchGemm', 'PlanHandle', 'inferNode', 'KVCacheHandle', 'loadSafetensors', 'loadSafetensorsSync',
+  'parseSafetensors', 'QuantizerHandle', 'QuantKVCacheHandle', 'quantKVCacheDeserialize', 'quantReadBandwidth',
 ] as const;
 
 function packageRoot(): string {

@@ -20,5 +20,36 @@ export {
 export { backends, buildInfo, cudaAvailable, setNumThreads, getNumThreads, memory, type BackendInfo, type MemoryInfo } from './backends.js';
 import * as ops from './ops/index.js';
 export { ops };
+import * as quant from './quant/index.js';
+export { quant };
+export { KVCache, type KVCacheOptions, type AttendOptions, type CacheStorage } from './quant/kvcache.js';
 export { bench, SUITES, type BenchOptions, type BenchReport, type BenchResult } from './bench/index.js';
+import * as graph from './graph/index.js';
+import * as nn from './nn/index.js';
+export { graph, nn };
+export {
+  loadSafetensors,
+  loadSafetensorsSync,
+  parseSafetensors,
+  saveSafetensors,
+  saveSafetensorsSync,
+  serializeSafetensors,
+  renameTensors,
+  LLAMA_TO_ENGRAM,
+  FLA_GDN_TO_ENGRAM,
+  type LoadOptions,
+  type SafetensorsContents,
+} from './weights/index.js';
+export {
+  runRecall,
+  registerMemory,
+  memoryKinds,
+  RECALL_DEFAULTS,
+  type RecallOptions,
+  type RecallReport,
+  type RecallRow,
+  type MemoryAdapter,
+  type MemoryInstance,
+  type MemorySpec,
+} from './recall/index.js';
 export const version = '0.1.0';

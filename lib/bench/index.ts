@@ -6,13 +6,19 @@ import { writeFileSync } from 'node:fs';
 
 import { backends, buildInfo, getNumThreads } from '../backends.js';
 import { EngramError } from '../errors.js';
+import { benchHtml } from './report.js';
 import { formatTable } from './table.js';
 import type { BenchContext, BenchResult, Suite } from './types.js';
 
 export type { BenchResult, BenchRow, BenchContext, Suite } from './types.js';
+export { renderHtmlReport, type HtmlReportInput } from './html.js';
+export type { ChartSpec } from './charts.js';
 
 export const SUITES: Record<string, () => Promise<Suite>> = {
   gemm: async () => (await import('./gemm.js')).gemmSuite,
+  graph: async () => (await import('./graph.js')).graphSuite,
+  memory: async () => (await import('./memory.js')).memorySuite,
+  kv: async () => (await import('./kv.js')).kvSuite,
 };
 
 export interface BenchOptions {
@@ -21,6 +27,8 @@ export interface BenchOptions {
   quick?: boolean;
   /** Write all results as JSON here. */
   json?: string;
+  /** Write an HTML report with charts here (self-contained, opens offline). */
+  html?: string;
   /** Print tables and progress to stderr/stdout (default true). */
   print?: boolean;
   device?: 'cpu' | 'cuda';
@@ -69,5 +77,6 @@ export async function bench(opts: BenchOptions = {}): Promise<BenchReport> {
     results,
   };
   if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2));
+  if (opts.html) writeFileSync(opts.html, benchHtml(report));
   return report;
 }

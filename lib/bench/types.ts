@@ -1,4 +1,6 @@
 /** Benchmark suite plumbing shared by lib/bench/<suite>.ts. */
+import type { ChartSpec } from './charts.js';
+
 export interface BenchRow {
   [column: string]: string | number | boolean | null;
 }
@@ -15,6 +17,8 @@ export interface BenchResult {
   notes?: string[];
   /** Machine-readable summary (targets met, peak numbers, ...). */
   summary?: Record<string, unknown>;
+  /** Charts for the HTML report (default: found by the rules of charts.ts). */
+  charts?: ChartSpec[];
 }
 
 export interface BenchContext {

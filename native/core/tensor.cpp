@@ -86,7 +86,11 @@ int norm_axis(int axis, int ndim, const char* what) {
 Storage::Storage(DeviceType dev, size_t nbytes) : bytes(nbytes), device(dev) {
   data = device_alloc(dev, nbytes);
 }
-Storage::~Storage() { device_free(device, data, bytes); }
+Storage::Storage(DeviceType dev, void* ext, size_t nbytes, std::shared_ptr<void> keep_alive)
+    : data(ext), bytes(nbytes), device(dev), external(true), owner(std::move(keep_alive)) {}
+Storage::~Storage() {
+  if (!external) device_free(device, data, bytes);
+}
 
 static size_t checked_bytes(const Dims& shape, DType dtype) {
   int64_t n = checked_numel(shape);

@@ -50,6 +50,15 @@ KernelPair kernels_for(OpId id) {
     case OpId::CAST: return {cpu_cast, ref_cast};
     case OpId::GATHER: return {cpu_gather, ref_gather};
     case OpId::SDPA: return {cpu_sdpa, ref_sdpa};
+    case OpId::CONCAT: return {cpu_concat, ref_concat};
+    case OpId::CAUSAL_CONV1D: return {cpu_causal_conv1d, ref_causal_conv1d};
+    case OpId::ROPE: return {cpu_rope, ref_rope};
+    case OpId::SDPA_WINDOW: return {cpu_sdpa_window, ref_sdpa_window};
+    case OpId::GATED_DELTA_RULE: return {cpu_gated_delta_rule, ref_gated_delta_rule};
+    case OpId::TITANS_LINEAR: return {cpu_titans_linear, ref_titans_linear};
+    case OpId::TITANS_MLP: return {cpu_titans_mlp, ref_titans_mlp};
+    case OpId::TTT_LINEAR: return {cpu_ttt_linear, ref_ttt_linear};
+    case OpId::TTT_MLP: return {cpu_ttt_mlp, ref_ttt_mlp};
     case OpId::COUNT: break;
   }
   return {nullptr, nullptr};

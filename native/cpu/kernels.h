@@ -23,6 +23,15 @@ ENGRAM_CPU_KERNEL(copy)
 ENGRAM_CPU_KERNEL(cast)
 ENGRAM_CPU_KERNEL(gather)
 ENGRAM_CPU_KERNEL(sdpa)
+ENGRAM_CPU_KERNEL(concat)
+ENGRAM_CPU_KERNEL(causal_conv1d)
+ENGRAM_CPU_KERNEL(rope)
+ENGRAM_CPU_KERNEL(sdpa_window)
+ENGRAM_CPU_KERNEL(gated_delta_rule)
+ENGRAM_CPU_KERNEL(titans_linear)
+ENGRAM_CPU_KERNEL(titans_mlp)
+ENGRAM_CPU_KERNEL(ttt_linear)
+ENGRAM_CPU_KERNEL(ttt_mlp)
 #undef ENGRAM_CPU_KERNEL
 
 // Reference dispatch (the parity harness runs every op through it).

@@ -10,6 +10,11 @@ namespace napi {
 void register_tensor_functions(Napi::Env env, Napi::Object exports);
 void register_op_functions(Napi::Env env, Napi::Object exports);
 void register_bench_functions(Napi::Env env, Napi::Object exports);
+void register_plan_functions(Napi::Env env, Napi::Object exports);
+void register_kv_cache_functions(Napi::Env env, Napi::Object exports);
+void register_safetensors_functions(Napi::Env env, Napi::Object exports);
+void register_quant_functions(Napi::Env env, Napi::Object exports);
+void register_quant_kvcache_functions(Napi::Env env, Napi::Object exports);
 
 AddonData& addon_data(Napi::Env env) {
   AddonData* d = env.GetInstanceData<AddonData>();
@@ -28,6 +33,11 @@ static Napi::Object EngramInit(Napi::Env env, Napi::Object exports) {
   engram::napi::register_tensor_functions(env, exports);
   engram::napi::register_op_functions(env, exports);
   engram::napi::register_bench_functions(env, exports);
+  engram::napi::register_plan_functions(env, exports);
+  engram::napi::register_kv_cache_functions(env, exports);
+  engram::napi::register_safetensors_functions(env, exports);
+  engram::napi::register_quant_functions(env, exports);
+  engram::napi::register_quant_kvcache_functions(env, exports);
   return exports;
 }
 

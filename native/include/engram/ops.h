@@ -46,7 +46,18 @@ namespace engram {
   X(CAST, "cast", 1, 1, 1)                             \
   X(GATHER, "gather", 2, 2, 1)                         \
   /* attention */                                      \
-  X(SDPA, "sdpa", 3, 3, 1)
+  X(SDPA, "sdpa", 3, 3, 1)                             \
+  /* model building blocks (params_model.h) */         \
+  X(CONCAT, "concat", 1, 16, 1)                        \
+  X(CAUSAL_CONV1D, "causalConv1d", 2, 4, 1)            \
+  X(ROPE, "rope", 2, 2, 1)                             \
+  X(SDPA_WINDOW, "sdpaWindow", 3, 3, 1)                \
+  /* test-time memory (native/core/ops/titans.cpp ...) */ \
+  X(GATED_DELTA_RULE, "gatedDeltaRule", 5, 6, 2)        \
+  X(TITANS_LINEAR, "titansLinear", 4, 8, 3)            \
+  X(TITANS_MLP, "titansMlp", 4, 10, 5)                \
+  X(TTT_LINEAR, "tttLinear", 4, 8, 3)                  \
+  X(TTT_MLP, "tttMlp", 4, 10, 5)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,

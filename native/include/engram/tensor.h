@@ -47,7 +47,12 @@ struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   DeviceType device = DeviceType::CPU;
+  // External memory (a file mapping, or none for shape-only "meta" tensors):
+  // not counted by the allocator; `owner` keeps it alive and frees it.
+  bool external = false;
+  std::shared_ptr<void> owner;
   Storage(DeviceType dev, size_t nbytes);  // allocates through the device's allocator
+  Storage(DeviceType dev, void* ext, size_t nbytes, std::shared_ptr<void> keep_alive);  // external
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -82,6 +87,8 @@ class Tensor {
   DeviceType device() const { return storage_ ? storage_->device : DeviceType::CPU; }
   size_t nbytes() const { return dtype_bytes(dtype_, (size_t)numel()); }
   bool is_contiguous() const;
+  // False for shape-only (meta) tensors, which plans use to infer shapes before data exist.
+  bool has_data() const { return storage_ && storage_->data != nullptr; }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   TensorSpec spec() const { return {shape_, dtype_}; }
 

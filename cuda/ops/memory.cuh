@@ -1,0 +1,64 @@
+// The test-time memory kernels on the GPU (cuda/ops/titans.cu,
+// gated_delta_rule.cu, ttt.cu): launchers, the shape limits of the fused
+// kernels (kernel_for returns nullptr outside them: E_UNSUPPORTED), and the
+// device-side views shared by the three files.
+#pragma once
+#include "../common.cuh"
+#include "engram/memory_hd.h"
+
+namespace engram {
+namespace cuda {
+
+// Launchers (OpCall in, outputs allocated on the device).
+void titans_linear_cuda(OpCall& c);
+void gated_delta_rule_cuda(OpCall& c);
+void ttt_linear_cuda(OpCall& c);
+// The fused kernels keep a chunk and a state slice in shared memory: chunk
+// <= 64, head dims <= 128 (and the shared memory of the device).
+bool titans_linear_cuda_ok(const OpCall& c);
+bool gated_delta_rule_cuda_ok(const OpCall& c);
+bool ttt_linear_cuda_ok(const OpCall& c);
+
+// A [B, T, H, D] sequence (any float dtype, any strides) or a [B, T, H] gate.
+struct SeqView {
+  const void* p;
+  DType dt;
+  int64_t sb, st, sh, sd;
+};
+inline SeqView seq_view(const Tensor& t) {
+  SeqView v{t.raw(), t.dtype(), t.stride(0), t.stride(1), t.stride(2), t.ndim() == 4 ? t.stride(3) : 0};
+  return v;
+}
+inline SeqView gate_view(const Tensor& t) {
+  if (!t.defined()) return SeqView{nullptr, DType::F32, 0, 0, 0, 0};
+  return seq_view(t);
+}
+__device__ __forceinline__ float seq_at(const SeqView& v, int64_t b, int64_t t, int64_t h, int64_t d) {
+  return load_f32(v.p, b * v.sb + t * v.st + h * v.sh + d * v.sd, v.dt);
+}
+__device__ __forceinline__ float gate_at(const SeqView& v, int64_t b, int64_t t, int64_t h) {
+  return load_f32(v.p, b * v.sb + t * v.st + h * v.sh, v.dt);
+}
+
+// Dynamic shared memory of `bytes` for kernel k: raises the per-kernel limit
+// when needed; false when the device cannot give that much.
+bool smem_fits(const void* kernel, size_t bytes);
+
+// An optional f32 state [B or 1, H, R, Cc] (strided; batch 1 broadcasts), or
+// a state output (contiguous, or [0] when not requested: p == nullptr).
+struct StateView {
+  float* p;
+  int64_t sb, sh, sr, sc;
+};
+inline StateView state_view(const Tensor& s) {
+  if (!s.defined() || s.numel() == 0) return StateView{nullptr, 0, 0, 0, 0};
+  const int nd = s.ndim();
+  return StateView{s.data<float>(), s.size(0) == 1 ? 0 : s.stride(0), s.stride(1), nd > 2 ? s.stride(2) : 0,
+                   nd > 3 ? s.stride(3) : (nd > 2 ? 0 : 0)};
+}
+__device__ __forceinline__ float* state_at(const StateView& v, int64_t b, int64_t h, int64_t r, int64_t c) {
+  return v.p + b * v.sb + h * v.sh + r * v.sr + c * v.sc;
+}
+
+}  // namespace cuda
+}  // namespace engram

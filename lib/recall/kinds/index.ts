@@ -1,0 +1,2 @@
+/** Every memory kind of `engram recall`: one import per kind (each file registers itself). */
+import './full_attention.js';
