@@ -321,6 +321,19 @@ test('a trellis node in a compiled plan: shapes at compile time, NaN slot codes 
   plan.dispose();
 });
 
+test('trellisRead(state, q) is the op\'s read: it equals the output of the last token, for every f', (t) => {
+  const p = problem({ B: 2, T: 9, H: 3, dk: 16, dv: 12, m: 7 }, 16);
+  tidy(() => {
+    const x = tensors(p, { beta: 'scalar' });
+    for (const f of ['softmax', 'siluNorm', 'layerNormSilu', 'identity'] as const) {
+      const r = ops.trellis(x, { f, scale: 1.5, chunkSize: 4 });
+      const y = ops.trellisRead(r.finalState!, x.q.slice(1, 8, 9), { f, scale: 1.5 });
+      t.deepEqual(y.shape, [2, 1, 3, 12]);
+      t.true(rmsRatio(y.toFloat32(), r.o.slice(1, 8, 9).contiguous().toFloat32()) < F32_TOL, f);
+    }
+  });
+});
+
 test('trellisAsync equals trellis', async (t) => {
   const p = problem({ B: 1, T: 30, H: 2, dk: 16, dv: 16, m: 8 }, 13);
   const x = tensors(p, { beta: 'slot', eta: true });

@@ -16,7 +16,7 @@
  */
 import { EngramError } from '../errors.js';
 import { Tensor, randn, tidy } from '../tensor.js';
-import { cast, matmul, scale as scaleOp } from './basic.js';
+import { cast, layerNorm, matmul, rmsNorm, scale as scaleOp, silu, softmax } from './basic.js';
 import { attrsOf, checkOptions, checkStateKeys, runMemory, runMemoryAsync, type MemoryResult } from './memory_common.js';
 
 export interface TrellisInputs {
@@ -202,4 +202,33 @@ export function trellisStepAsync(
   o: Omit<TrellisOptions, 'initialState' | 'mode'> = {},
 ): Promise<MemoryResult<TrellisState>> {
   return trellisAsync(x, { chunkSize: 64, ...o, mode: 'recurrent', initialState: state });
+}
+
+export interface TrellisReadOptions {
+  f?: TrellisF;
+  scale?: number;
+  eps?: number;
+}
+
+/**
+ * Reads memories without writing: o = MVᵀ f(scale · MK q) for queries
+ * q [B, Q, H, dk] → [B, Q, H, dv] (f32), with the op's f/scale/eps. The op's
+ * own output at token t equals this read of its state after t (write before
+ * read). Built from matmul/softmax/norm ops (any device).
+ */
+export function trellisRead(state: Pick<TrellisState, 'MK' | 'MV'>, q: Tensor, o: TrellisReadOptions = {}): Tensor {
+  checkOptions('trellisRead', o, ['f', 'scale', 'eps']);
+  const f = o.f ?? 'layerNormSilu', sc = o.scale ?? 1, eps = o.eps ?? 1e-6;
+  return tidy(() => {
+    const m = state.MK.shape[2];
+    const qp = q.dtype === 'f32' ? q : cast(q, 'f32');
+    const r = scaleOp(matmul(qp.permute([0, 2, 1, 3]), state.MK, { transB: true }), sc); // [B, H, Q, m]
+    let s: Tensor;
+    if (f === 'softmax') s = softmax(r);
+    else if (f === 'identity') s = r;
+    else if (f === 'siluNorm') s = scaleOp(rmsNorm(silu(r), null, { eps: eps / m }), 1 / Math.sqrt(m));
+    else if (f === 'layerNormSilu') s = layerNorm(silu(r), null, null, { eps });
+    else throw new EngramError(`trellisRead: f must be softmax, siluNorm, layerNormSilu or identity; got '${String(f)}'`, 'E_ARG');
+    return matmul(s, state.MV).permute([0, 2, 1, 3]).contiguous();
+  });
 }

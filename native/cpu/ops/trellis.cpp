@@ -160,7 +160,7 @@ namespace {
 void trellis_recurrent(OpCall& c) {
   const TrellisParams& p = c.p<TrellisParams>();
   const TrDims d = dims_of(c);
-  const int64_t m = d.m, dk = d.dk, dv = d.dv, BH = d.B * d.H, TB = 64;
+  const int64_t m = d.m, dk = d.dk, dv = d.dv, BH = d.B * d.H, TB = std::max<int64_t>(1, std::min<int64_t>(64, d.T));
   parallel_for(BH, 1, [&](int64_t a0, int64_t a1) {
     std::vector<float> MK(m * dk), MV(m * dv), SK(d.mom ? m * dk : 0), SV(d.mom ? m * dv : 0), AK(m * dk), AV(m * dv);
     std::vector<float> q(TB * dk), k(TB * dk), v(TB * dv), al(TB * m), bs(d.slot ? TB * m : 0), g(3 * TB), y(TB * dv);
