@@ -15,6 +15,7 @@
 #include "../quant/kv_bench.h"
 #include "../quant/kvcache.h"
 #include "addon_data.h"
+#include "async_job.h"
 #include "engram/engine.h"
 #include "errors.h"
 #include "napi_util.h"
@@ -181,48 +182,22 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
     return j;
   }
 
+  // Runs a prepared job off the JS thread; the cache reports E_STATE to other
+  // calls until it settles, and the JS object stays alive meanwhile.
   template <class Job>
-  class Worker : public Napi::AsyncWorker {
-   public:
-    Worker(Napi::Env env, QuantKVCacheHandle* self, Job job, bool returns_out)
-        : Napi::AsyncWorker(env, "engram:kvcache"), d_(Napi::Promise::Deferred::New(env)), self_(self), job_(std::move(job)),
-          returns_out_(returns_out) {
-      ref_ = Napi::Persistent(self->Value());
-      self->busy_ = true;
-    }
-    Napi::Promise Promise() { return d_.Promise(); }
-    void Execute() override {
-      try {
-        job_.run();
-      } catch (const engram::Error& e) {
-        code_ = error_code_name(e.code());
-        msg_ = e.what();
-      } catch (const std::exception& e) {
-        code_ = "E_INTERNAL";
-        msg_ = e.what();
-      }
-    }
-    void OnOK() override {
-      Napi::Env env = Env();
-      self_->busy_ = false;
-      if (!code_.empty()) return d_.Reject(make_error(env, code_, msg_).Value());
-      d_.Resolve(returns_out_ ? (Napi::Value)TensorHandle::Wrap(env, out_of(job_)) : env.Undefined());
-    }
-    void OnError(const Napi::Error& e) override {
-      self_->busy_ = false;
-      d_.Reject(e.Value());
-    }
-
-   private:
-    static Tensor out_of(const AttendJob& j) { return j.out; }
-    static Tensor out_of(const AppendJob&) { return Tensor(); }
-    Napi::Promise::Deferred d_;
-    QuantKVCacheHandle* self_;
-    Napi::ObjectReference ref_;
-    Job job_;
-    bool returns_out_;
-    std::string code_, msg_;
-  };
+  Napi::Promise start_job(Napi::Env env, Job job, bool returns_out) {
+    auto j = std::make_shared<Job>(std::move(job));
+    auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(Value()));
+    busy_ = true;
+    return PromiseJob::Start(
+        env, "engram:kvcache", [j] { j->run(); },
+        [j, returns_out](Napi::Env e) -> Napi::Value {
+          return returns_out ? (Napi::Value)TensorHandle::Wrap(e, out_of(*j)) : e.Undefined();
+        },
+        [this, keep] { busy_ = false; });
+  }
+  static Tensor out_of(const AttendJob& j) { return j.out; }
+  static Tensor out_of(const AppendJob&) { return Tensor(); }
 
   Napi::Value Append(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -234,10 +209,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   Napi::Value AppendAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ENGRAM_NAPI_TRY(env, {
-      auto* w = new Worker<AppendJob>(env, this, prepare_append(env, info), false);
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
+      return start_job(env, prepare_append(env, info), false);
     })
   }
   Napi::Value Attend(const Napi::CallbackInfo& info) {
@@ -251,10 +223,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   Napi::Value AttendAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ENGRAM_NAPI_TRY(env, {
-      auto* w = new Worker<AttendJob>(env, this, prepare_attend(env, info), true);
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
+      return start_job(env, prepare_attend(env, info), true);
     })
   }
   Napi::Value Length(const Napi::CallbackInfo& info) {
