@@ -269,14 +269,18 @@ export const trellisSuite: Suite = async (ctx): Promise<BenchResult> => {
   });
   for (const t of new Set(cps.map((c) => c.toks))) t.forEach((x) => Object.values(x).forEach((y) => y.dispose()));
 
+  // Speed-ups are against the faster of the two full-attention caches at each context.
   const full = new Map(decode.filter((r) => r.memory === FULL).map((r) => [r.context, r]));
+  const bestFull = new Map<number, number>();
+  for (const r of decode.filter((x) => x.memory.startsWith('full f32')))
+    bestFull.set(r.context, Math.min(bestFull.get(r.context) ?? Infinity, r.decodeUs));
   const rows: BenchRow[] = decode.map((r) => ({
     memory: r.memory,
     context: r.context,
     'state MiB': +(r.stateBytes / 2 ** 20).toPrecision(4),
     'state vs full f32': +(r.stateBytes / full.get(r.context)!.stateBytes).toPrecision(3),
     'decode µs/token': +r.decodeUs.toPrecision(4),
-    'speed-up vs full f32': +(full.get(r.context)!.decodeUs / r.decodeUs).toPrecision(3),
+    'speed-up vs best full f32': +(bestFull.get(r.context)! / r.decodeUs).toPrecision(3),
   }));
 
   const recall: RecallRow[] = [];
@@ -299,7 +303,8 @@ export const trellisSuite: Suite = async (ctx): Promise<BenchResult> => {
   };
   const notes = [
     `Decode µs/token: median of ${steps} single-token steps; B = 1, H = ${H}, d = ${D}; Trellis chunkSize ${CHUNK}, f softmax, ` +
-      `scalar β and γ inputs; state bytes include its chunk anchors (half without them at chunkSize 1).`,
+      `scalar β and γ inputs; state bytes include its chunk anchors (half without them at chunkSize 1). ` +
+      'Speed-ups: against the faster full-f32 cache at each context.',
     `Growth of the decode step from ${contexts[0]} to ${contexts[contexts.length - 1]} tokens: ` +
       [FULL, 'full f32 (sdpa)', 'turbo 3.5', ...slots.map((m) => `trellis m=${m}`)].map((n) => `${n} ${growth(n).toFixed(2)}×`).join(', ') + '.',
     '',
@@ -311,7 +316,7 @@ export const trellisSuite: Suite = async (ctx): Promise<BenchResult> => {
     suite: 'trellis',
     title: `Trellis (m slots, state fixed) vs f32 and TurboQuant KV caches: decode time and state bytes vs context; recall vs N/m`,
     rows,
-    columns: ['memory', 'context', 'state MiB', 'state vs full f32', 'decode µs/token', 'speed-up vs full f32'],
+    columns: ['memory', 'context', 'state MiB', 'state vs full f32', 'decode µs/token', 'speed-up vs best full f32'],
     notes,
     summary: { decode, recall },
   };
