@@ -4,3 +4,4 @@
  * 'trellis' and 'gdn' add their module here.
  */
 import './attention.js';
+import './trellis.js';
