@@ -20,6 +20,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   memory: async () => (await import('./memory.js')).memorySuite,
   kv: async () => (await import('./kv.js')).kvSuite,
   recall: async () => (await import('./recall.js')).recallSuite,
+  trellis: async () => (await import('./trellis.js')).trellisSuite,
 };
 
 export interface BenchOptions {

@@ -7,3 +7,4 @@ import './attention.js';
 import './titans.js';
 import './gdn.js';
 import './quant_cache.js';
+import './trellis.js';

@@ -32,6 +32,7 @@ ENGRAM_CPU_KERNEL(titans_linear)
 ENGRAM_CPU_KERNEL(titans_mlp)
 ENGRAM_CPU_KERNEL(ttt_linear)
 ENGRAM_CPU_KERNEL(ttt_mlp)
+ENGRAM_CPU_KERNEL(trellis)
 #undef ENGRAM_CPU_KERNEL
 
 // Reference dispatch (the parity harness runs every op through it).

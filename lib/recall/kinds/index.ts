@@ -6,3 +6,4 @@ import './gdn.js';
 import './titans_linear.js';
 import './titans_mlp.js';
 import './ttt.js';
+import './trellis.js';

@@ -57,7 +57,8 @@ namespace engram {
   X(TITANS_LINEAR, "titansLinear", 4, 10, 5)           \
   X(TITANS_MLP, "titansMlp", 4, 13, 8)                \
   X(TTT_LINEAR, "tttLinear", 4, 8, 3)                  \
-  X(TTT_MLP, "tttMlp", 4, 10, 5)
+  X(TTT_MLP, "tttMlp", 4, 10, 5)                       \
+  X(TRELLIS, "trellis", 4, 14, 8)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,
