@@ -13,6 +13,7 @@
 
 #include "../cpu/cpu_common.h"
 #include "../quant/kv_bench.h"
+#include "../quant/kv_state.h"
 #include "../quant/kvcache.h"
 #include "addon_data.h"
 #include "async_job.h"
@@ -20,6 +21,7 @@
 #include "errors.h"
 #include "napi_util.h"
 #include "quant_wrap.h"
+#include "state_binding.h"
 #include "tensor_wrap.h"
 
 namespace engram {
@@ -28,6 +30,9 @@ namespace napi {
 using quant::KVCache;
 
 namespace {
+
+// Instances are bindable plan states (state_binding.h): quant::KVCacheState.
+const napi_type_tag kQuantKVTag = {0x656e6772616d514bULL, 0x5643616368655354ULL};
 
 Tensor f32_input(const Tensor& t, const char* what) {
   ENGRAM_CHECK(is_float(t.dtype()), DTYPE, what, " must be f32, f16 or bf16, got ", dtype_name(t.dtype()));
@@ -73,6 +78,16 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
          InstanceMethod("benchAttend", &QuantKVCacheHandle::BenchAttend)});
     addon_data(env).quant_kvcache_ctor = Napi::Persistent(f);
     exports.Set("QuantKVCacheHandle", f);
+    register_state_type(&kQuantKVTag, [](Napi::Object o) -> std::shared_ptr<StateKernel> {
+      return Napi::ObjectWrap<QuantKVCacheHandle>::Unwrap(o)->bound_state();
+    });
+  }
+
+  // The plan binding of this cache (created on first use; one per cache, so runs serialize on its lock).
+  std::shared_ptr<StateKernel> bound_state() {
+    live("bind");
+    if (!state_ || state_->cache() != cache_) state_ = std::make_shared<quant::KVCacheState>(cache_);
+    return state_;
   }
 
   static Napi::Object Wrap(Napi::Env env, std::unique_ptr<KVCache> c) {
@@ -84,6 +99,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   // new QuantKVCacheHandle(options, keys, values)
   explicit QuantKVCacheHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QuantKVCacheHandle>(info) {
     Napi::Env env = info.Env();
+    info.This().As<Napi::Object>().TypeTag(&kQuantKVTag);
     if (info.Length() == 1 && info[0].IsExternal()) return;
     try {
       Attrs a = attrs_from_js(info.Length() > 0 ? info[0] : env.Undefined(), "KVCache");
@@ -108,6 +124,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   }
 
   std::shared_ptr<KVCache> cache_;
+  std::shared_ptr<quant::KVCacheState> state_;
   std::atomic<bool> busy_{false};
 
   KVCache& live(const char* fn) {
@@ -294,7 +311,8 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
     Napi::Env env = info.Env();
     ENGRAM_NAPI_TRY(env, {
       ENGRAM_CHECK(!busy_, STATE, "KVCache.dispose: an async append/attend on this cache is still running");
-      cache_.reset();
+      cache_.reset();  // a plan run in flight keeps its own reference (through state_)
+      state_.reset();
       return env.Undefined();
     })
   }

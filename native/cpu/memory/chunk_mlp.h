@@ -31,6 +31,12 @@ namespace mem {
 struct MlpState {
   float* X1;
   float* X2;
+  // Optional anchors the gradients are taken at when they are not the current
+  // W1/W2 (the rest of a chunk a previous call started): A1 [d, lda1] (W1),
+  // A2 [dh, lda2] (W2), row-major like the W parts of X1/X2.
+  const float* A1 = nullptr;
+  const float* A2 = nullptr;
+  int64_t lda1 = 0, lda2 = 0;
 };
 
 struct MlpScratch {
