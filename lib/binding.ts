@@ -221,7 +221,7 @@ export interface NativeQuantKVCacheInfo {
   valueBits: NativeBitAccount;
 }
 
-export interface NativeQuantKVCache {
+export interface NativeQuantKVCache extends NativeState {
   append(layer: number, k: NativeTensor, v: NativeTensor): void;
   appendAsync(layer: number, k: NativeTensor, v: NativeTensor): Promise<void>;
   attend(layer: number, q: NativeTensor, causal?: boolean, scale?: number, reference?: boolean): NativeTensor;

@@ -44,8 +44,8 @@ try {
         }
       }
     })
-    .command('bench [suites..]', 'run benchmark suites (gemm, ...) and print tables', (y) =>
-      y.positional('suites', { type: 'string', array: true, describe: 'suites to run (default: all)' })
+    .command('bench [suites..]', `run benchmark suites (${Object.keys(engram.SUITES).join(', ')}) and print tables`, (y) =>
+      y.positional('suites', { type: 'string', array: true, describe: 'suites to run (default: all of them)' })
         .option('json', { type: 'string', describe: 'write results as JSON to this file' })
         .option('html', { type: 'string', describe: 'write an HTML report with charts (opens offline)' })
         .option('quick', { type: 'boolean', default: false, describe: 'smaller sizes, fewer repetitions' })

@@ -6,7 +6,7 @@
 // A cmake build that FAILS is not retried with node-gyp: that would hide a
 // broken CUDA/C++ build behind a CPU-only addon.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,17 +22,19 @@ const run = (args) => {
 
 const mode = process.env.ENGRAM_BUILD || (onPath('cmake') ? 'cmake' : 'gyp');
 if (mode === 'cmake') {
-  // cmake-js reuses a configured build/; reconfigure when the CUDA switch changed.
-  const cache = join(root, 'build', 'CMakeCache.txt');
+  // cmake-js reuses a configured build/; start afresh when the CUDA switch
+  // changed since the last build (recorded in build/.engram-cuda) or when
+  // build/ came from node-gyp.
+  const marker = join(root, 'build', '.engram-cuda');
   const wantCuda = !/^(off|0|no|false)$/i.test(process.env.ENGRAM_CUDA ?? 'ON');
-  if (existsSync(cache)) {
-    const txt = readFileSync(cache, 'utf8');
-    const had = /ENGRAM_CUDA:BOOL=ON/.test(txt) ? !/ENGRAM_CUDA:BOOL=OFF/.test(txt) : false;
-    const gyp = !/CMAKE_PROJECT_NAME/.test(txt);
-    if (had !== wantCuda || gyp) rmSync(join(root, 'build'), { recursive: true, force: true });
+  const cache = join(root, 'build', 'CMakeCache.txt');
+  if (existsSync(join(root, 'build'))) {
+    const had = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
+    if (!existsSync(cache) || had !== (wantCuda ? 'ON' : 'OFF')) rmSync(join(root, 'build'), { recursive: true, force: true });
   }
   const extra = wantCuda ? [] : ['--CDENGRAM_CUDA=OFF'];
   run([require.resolve('cmake-js/bin/cmake-js'), 'compile', ...extra, ...process.argv.slice(2)]);
+  writeFileSync(marker, wantCuda ? 'ON\n' : 'OFF\n');
 } else if (mode === 'gyp') {
   // npm puts its bundled node-gyp in npm_config_node_gyp for every script.
   const gyp = process.env.npm_config_node_gyp;

@@ -89,7 +89,7 @@ test('async forms reject with the same codes', async (t) => {
   await t.throwsAsync(() => ops.tttAsync({ ...seq(), eta: gate(0.1) }, { chunkSize: -1 }), code('E_ARG'));
 });
 
-test('no tensors leak from the wrappers (state off, bias off, async)', async (t) => {
+test.serial('no tensors leak from the wrappers (state off, bias off, async)', async (t) => {
   const { memory, tidy } = await import('engram');
   const x = { ...seq(), theta: gate(0.1), alpha: gate(0.1), eta: gate(0.9), g: gate(-0.1), beta: gate(0.5) };
   const before = memory();

@@ -255,6 +255,19 @@ test.serial('no tensors or bytes leak through a model lifecycle', async (t) => {
   t.is(m1.cpu.bytes, m0.cpu.bytes);
 });
 
+test('trellis mixer: prefill + steps equal the forward (chunks crossing the split; per-slot forget, momentum)', async (t) => {
+  await prefillStepsVsForward(t, { ...HYBRID, layers: [{ mixer: 'trellis', heads: 4, slots: 8, chunkSize: 4 }, HYBRID.layers[1]] }, 14, 6);
+  await prefillStepsVsForward(t, {
+    vocab: 61, dim: 32, mlpHidden: 0,
+    layers: [{ mixer: 'trellis', heads: 2, slots: 5, chunkSize: 3, forget: 'slot', momentum: true, phi: 'layerNorm', f: 'softmax', scale: 2 }],
+  }, 11, 4, 2);
+  const m = new nn.Model({ vocab: 61, dim: 32, layers: [{ mixer: 'trellis', heads: 4, slots: 8 }] }, { seed: 1 });
+  t.deepEqual([...m.namedParameters().keys()].filter((n) => n.startsWith('layers.0.mixer.')).sort(),
+    ['a_proj', 'b_proj', 'g_proj', 'k_proj', 'o_proj', 'q_proj', 'v_proj'].map((n) => `layers.0.mixer.${n}.weight`));
+  m.dispose();
+  t.throws(() => new nn.Model({ ...HYBRID, layers: [{ mixer: 'trellis', heads: 4, forget: 'both' }] }), { message: /layer 0 \(trellis\): forget/ });
+});
+
 test('tnt mixer (global + two locals, Q-K projection): prefill + step equals the full forward', async (t) => {
   await prefillStepsVsForward(t, {
     vocab: 61, dim: 32, mlpHidden: 48,

@@ -6,12 +6,17 @@
 //                 (memory_hd.h element forms; the Cm recurrence row by row)
 //   Wcp = Cm * Q K^T;  G = 2 (K M0^T - V);  Y = A Q M0^T + Bv Q S0^T - Wcp G
 //   M' = A_n M0 + Bv_n S0 - G^T diag(Cm[n-1]) K,  S' = Hc_n S0 - G^T diag(hlast) K
-// SIMT f32 FMAs out of shared memory (q/k/v of any float dtype are converted
+// A call may continue a chunk a previous call started (state offset and
+// anchor, native/core/ops/titans.cpp): the first segment has C - offset
+// tokens and takes its gradients at the anchor slice (Anc in shared memory);
+// the anchor of the chunk in progress at the end is written as the final
+// anchor. SIMT f32 FMAs out of shared memory (q/k/v of any float dtype are converted
 // on load); compiled for sm_80/sm_90, exercised by the parity cases where a
 // GPU is present. Limits: the chunk, Q/K and the slice must fit in shared
 // memory (C = 64 with dk = 128, C = 128 with dk = 64 on an H100). The
 // recurrent mode and titansMlp have no CUDA kernel (E_UNSUPPORTED).
 #include "memory.cuh"
+#include "../../native/core/ops/memory_common.h"  // mem::read_offset
 
 namespace engram {
 namespace cuda {
@@ -23,16 +28,17 @@ constexpr int kMemThreads = 256;
 struct TitansArgs {
   SeqView q, k, v, theta, alpha, eta;
   StateView M0, S0, Mf, Sf;  // initial [B|1, H, dv, dk]; final [B, H, dv, dk] (p null: not requested)
+  StateView A0, Af;          // anchor: initial (p null: the initial memory), final
   void* o;
   DType odt;
-  int B, T, H, dk, dv, C, WS;
+  int B, T, H, dk, dv, C, WS, off, end_off;
   bool mom, decay;
 };
 
 // Shared-memory layout (floats) for chunk C, key dim dk, slice width WS.
 struct Smem {
-  int Q, K, V, X, Cm, G, g3, vec, Z, total;
-  __host__ __device__ Smem(int C, int dk, int WS, bool mom) {
+  int Q, K, V, X, Cm, G, g3, vec, Z, Anc, total;
+  __host__ __device__ Smem(int C, int dk, int WS, bool mom, bool anc) {
     const int sw = mom ? 2 * dk : dk;
     int o = 0;
     Q = o, o += C * dk;
@@ -44,6 +50,7 @@ struct Smem {
     g3 = o, o += 3 * C;   // theta, alpha, eta
     vec = o, o += 7 * C;  // A, Bv, Hc, hlast, cl, La, Lh
     Z = o, o += 2 * C;    // Za, Zh (ints)
+    Anc = o, o += anc ? dk * WS : 0;  // anchor slice (transposed like X) for a started chunk
     total = o;
   }
 };
@@ -54,8 +61,10 @@ __global__ void __launch_bounds__(kMemThreads) titans_linear_kernel(TitansArgs a
   const int j0 = blockIdx.y * a.WS, w = min(a.WS, a.dv - j0);
   const int dk = a.dk, C = a.C, WS = a.WS, tid = threadIdx.x, nt = blockDim.x;
   const int sw = a.mom ? 2 * dk : dk;
-  const Smem L(C, dk, WS, a.mom);
+  const bool anc_in = a.off > 0;
+  const Smem L(C, dk, WS, a.mom, anc_in);
   float *Q = sm + L.Q, *K = sm + L.K, *V = sm + L.V, *X = sm + L.X, *Cm = sm + L.Cm, *G = sm + L.G;
+  float* Anc = sm + L.Anc;
   float *th = sm + L.g3, *al = th + C, *et = al + C;
   float *A = sm + L.vec, *Bv = A + C, *Hc = Bv + C, *hl = Hc + C, *cl = hl + C, *La = cl + C, *Lh = La + C;
   int *Za = reinterpret_cast<int*>(sm + L.Z), *Zh = Za + C;
@@ -70,10 +79,23 @@ __global__ void __launch_bounds__(kMemThreads) titans_linear_kernel(TitansArgs a
     }
     X[i] = x;
   }
+  if (anc_in)  // Anc[e][j] = A0[j0 + j][e] (absent: the initial memory)
+    for (int i = tid; i < dk * WS; i += nt) {
+      const int e = i / WS, j = i % WS;
+      const StateView& s = a.A0.p ? a.A0 : a.M0;
+      Anc[i] = j < w && s.p ? *state_at(s, b, h, j0 + j, e) : 0.0f;
+    }
   __syncthreads();
 
-  for (int t0 = 0; t0 < a.T; t0 += C) {
-    const int n = min(C, a.T - t0);
+  for (int t0 = 0, n = 0; t0 < a.T; t0 += n) {
+    n = t0 == 0 ? min(C - a.off, a.T) : min(C, a.T - t0);
+    const bool first_anc = t0 == 0 && anc_in;  // gradients at the anchor a previous call left
+    const float* M0 = first_anc ? Anc : X;
+    if (t0 + n >= a.T && a.end_off && a.Af.p)  // ending inside this chunk: its start memory is the final anchor
+      for (int i = tid; i < dk * WS; i += nt) {
+        const int e = i / WS, j = i % WS;
+        if (j < w) *state_at(a.Af, b, h, j0 + j, e) = M0[i];
+      }
     // ---- load the chunk ----
     for (int i = tid; i < n * dk; i += nt) {
       const int t = i / dk, e = i % dk;
@@ -137,7 +159,7 @@ __global__ void __launch_bounds__(kMemThreads) titans_linear_kernel(TitansArgs a
     for (int i = tid; i < n * WS; i += nt) {
       const int t = i / WS, j = i % WS;
       float d = 0.0f;
-      for (int e = 0; e < dk; ++e) d += K[t * dk + e] * X[e * WS + j];
+      for (int e = 0; e < dk; ++e) d += K[t * dk + e] * M0[e * WS + j];
       G[i] = 2.0f * (d - V[i]);
     }
     __syncthreads();
@@ -185,9 +207,13 @@ __global__ void __launch_bounds__(kMemThreads) titans_linear_kernel(TitansArgs a
       *state_at(a.Mf, b, h, j0 + j, e) = X[e * WS + j];
       if (a.mom) *state_at(a.Sf, b, h, j0 + j, e) = X[(dk + e) * WS + j];
       else if (a.T == 0) *state_at(a.Sf, b, h, j0 + j, e) = a.S0.p ? *state_at(a.S0, b, h, j0 + j, e) : 0.0f;
+      if (!a.end_off) *state_at(a.Af, b, h, j0 + j, e) = X[e * WS + j];  // on a boundary: the final memory
+      else if (a.T == 0) *state_at(a.Af, b, h, j0 + j, e) = Anc[e * WS + j];
     }
   }
 }
+
+__global__ void set_offset_kernel(int32_t* p, int v) { *p = v; }
 
 int slice_width(int dv) { return dv <= 32 ? dv : 32; }
 
@@ -197,7 +223,7 @@ bool titans_linear_cuda_ok(const OpCall& c) {
   const TitansParams& p = c.p<TitansParams>();
   const int64_t dk = c.in[0].size(3), dv = c.in[2].size(3);
   if (p.recurrent || p.chunk > 1024 || dk > 1024) return false;
-  const Smem L((int)p.chunk, (int)dk, slice_width((int)dv), p.momentum);
+  const Smem L((int)p.chunk, (int)dk, slice_width((int)dv), p.momentum, c.has_input(9));
   return smem_fits((const void*)titans_linear_kernel, (size_t)L.total * sizeof(float));
 }
 
@@ -214,6 +240,8 @@ void titans_linear_cuda(OpCall& c) {
   a.S0 = state_view(c.input(7));
   a.Mf = state_view(c.out[1]);
   a.Sf = state_view(c.out[2]);
+  a.A0 = state_view(c.input(8));
+  a.Af = state_view(c.out[3]);
   a.o = c.out[0].raw();
   a.odt = c.out[0].dtype();
   a.B = (int)c.in[0].size(0);
@@ -225,13 +253,19 @@ void titans_linear_cuda(OpCall& c) {
   a.WS = slice_width(a.dv);
   a.mom = p.momentum;
   a.decay = p.decay;
-  const Smem L(a.C, a.dk, a.WS, a.mom);
+  a.off = (int)mem::read_offset("titansLinear", c.input(9), p.chunk);
+  a.end_off = (int)((a.off + (int64_t)a.T) % p.chunk);
+  const Smem L(a.C, a.dk, a.WS, a.mom, a.off > 0);
   const size_t bytes = (size_t)L.total * sizeof(float);
   ENGRAM_CHECK(smem_fits((const void*)titans_linear_kernel, bytes), UNSUPPORTED,
                "titansLinear: the chunk does not fit in shared memory on this GPU");
   dim3 grid((unsigned)(a.B * a.H), (unsigned)((a.dv + a.WS - 1) / a.WS));
   titans_linear_kernel<<<grid, kMemThreads, bytes, stream()>>>(a);
   ENGRAM_CUDA_LAUNCHED("titans_linear_kernel");
+  if (c.out[4].numel()) {
+    set_offset_kernel<<<1, 1, 0, stream()>>>(c.out[4].data<int32_t>(), a.end_off);
+    ENGRAM_CUDA_LAUNCHED("set_offset_kernel");
+  }
 }
 
 }  // namespace cuda

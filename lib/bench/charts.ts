@@ -15,8 +15,10 @@ export interface ChartSpec {
   x: string;
   /** One or more y columns (one line each, per series). */
   y: string | string[];
-  /** Column whose values split the rows into lines. */
-  series?: string;
+  /** Column(s) whose values split the rows into lines (several: joined with spaces). */
+  series?: string | string[];
+  /** Only rows whose columns equal these values. */
+  where?: Record<string, string | number | boolean>;
   logX?: boolean;
   logY?: boolean;
 }
@@ -48,8 +50,12 @@ const RULES: { title: string; x: RegExp; y: RegExp; logX: boolean; logY: boolean
 function build(rows: BenchRow[], spec: ChartSpec): ChartData | null {
   const ys = Array.isArray(spec.y) ? spec.y : [spec.y];
   const groups = new Map<string, BenchRow[]>();
+  const cols = spec.series === undefined ? [] : Array.isArray(spec.series) ? spec.series : [spec.series];
+  const where = Object.entries(spec.where ?? {});
   for (const r of rows) {
-    const key = spec.series ? String(r[spec.series] ?? '') : '';
+    if (!where.every(([k, v]) => r[k] === v)) continue;
+    // several columns: text values as they are, numbers as column=value
+    const key = cols.map((c) => (cols.length > 1 && typeof r[c] === 'number' ? `${c}=${r[c]}` : String(r[c] ?? ''))).join(' ');
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(r);
   }

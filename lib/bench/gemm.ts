@@ -61,6 +61,7 @@ export const gemmSuite: Suite = async (ctx) => {
       small ? `Batched 64×64 target ≥ 40% of peak: ${(small['% of peak'] as number).toFixed(0)}% — ${(small['% of peak'] as number) >= 40 ? 'met' : 'NOT met'}.` : '',
     ].filter(Boolean),
     summary: { peakGflops: peakN, peakGflops1: peakN && peak1, threads, worstVsOpenblas: ratio },
+    charts: [{ title: 'GFLOP/s vs size (one GEMM)', x: 'shape', y: ['engram GFLOP/s', 'OpenBLAS GFLOP/s'], where: { batch: 1 }, logX: true }],
   };
   return result;
 };

@@ -19,6 +19,8 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   graph: async () => (await import('./graph.js')).graphSuite,
   memory: async () => (await import('./memory.js')).memorySuite,
   kv: async () => (await import('./kv.js')).kvSuite,
+  recall: async () => (await import('./recall.js')).recallSuite,
+  trellis: async () => (await import('./trellis.js')).trellisSuite,
   tnt: async () => (await import('./tnt.js')).tntSuite,
 };
 

@@ -200,6 +200,11 @@ export const kvSuite: Suite = async (ctx) => {
       'GB/s', '% of bw', 'cosine', 'rel L2'],
     notes,
     summary,
+    charts: [
+      { title: `error vs bits (${maxN} tokens)`, x: 'bits/value', y: 'rel L2', series: 'keys', where: { context: maxN }, logY: true },
+      { title: `attention cosine vs bits (${maxN} tokens)`, x: 'bits/value', y: 'cosine', series: 'keys', where: { context: maxN } },
+      { title: 'decode attend ms vs context (random keys)', x: 'context', y: 'attend ms', series: 'format', where: { keys: 'random' }, logX: true, logY: true },
+    ],
   };
   return result;
 };

@@ -308,6 +308,11 @@ export const memorySuite: Suite = async (ctx) => {
       ...(oneHead.length ? [`One head (B·H = 1, T = 2048, C = 64): ${threads} threads vs 1: ${oneHead.join(', ')}.`] : []),
     ],
     summary: { gemmGflops: gemmSq, gemm64Gflops: gemm64, pctOfGemm: pct, pctOfGemmPaired: pairedMed, vsRecurrent: vsRec, vsReference: vsRef, flatness: flat, threads },
+    charts: [
+      { title: 'tokens/s vs context (D = 64, C = 64)', x: 'T', y: 'tokens/s', series: 'op', where: { D: 64, C: 64, mode: 'chunk' }, logX: true, logY: true },
+      { title: 'tokens/s vs chunk size (D = 64)', x: 'C', y: 'tokens/s', series: ['op', 'T'], where: { D: 64, mode: 'chunk' }, logX: true, logY: true },
+      { title: 'GFLOP/s vs chunk size (D = 64)', x: 'C', y: 'GFLOP/s', series: ['op', 'T'], where: { D: 64, mode: 'chunk' }, logX: true },
+    ],
   };
   return result;
 };

@@ -4,4 +4,8 @@
  * 'trellis' and 'gdn' add their module here.
  */
 import './attention.js';
+import './titans.js';
+import './gdn.js';
+import './quant_cache.js';
+import './trellis.js';
 import './tnt.js';

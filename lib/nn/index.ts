@@ -30,4 +30,7 @@ export {
 export { Attention, type AttentionConfig } from './attention.js';
 export { ModelState, type LayerSlots } from './state.js';
 export { Model, Block, type ModelConfig, type ModelOptions } from './model.js';
+export { TitansMemory, MagMixer, type TitansMixerConfig } from './titans.js';
+export { GatedDeltaNet, type GdnMixerConfig } from './gdn.js';
+export { QuantAttentionCache, QUANT_CACHE_KINDS, QUANT_CACHE_MAX_TOKENS } from './quant_cache.js';
 export { TNTMemory } from './tnt.js';

@@ -64,6 +64,8 @@ export interface MixerContext {
 export interface StateTensorSpec {
   shape: number[];
   dtype?: DType;
+  /** The starting value (default zeros), e.g. a learned initial memory broadcast over the batch. */
+  init?: () => import('../tensor.js').Tensor;
 }
 
 export interface MixerStateSpec {

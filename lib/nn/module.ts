@@ -11,7 +11,7 @@
 import type { Device } from '../dtype.js';
 import { check } from '../errors.js';
 import * as ops from '../ops/index.js';
-import { Tensor, keep, randn, tensor } from '../tensor.js';
+import { Tensor, keep, rand, randn, tensor } from '../tensor.js';
 
 /** FNV-1a of a string (stable per-parameter seeds). */
 function hash32(s: string): number {
@@ -23,7 +23,8 @@ function hash32(s: string): number {
   return h >>> 0;
 }
 
-export type InitKind = { normal: number } | 'ones' | 'zeros';
+/** normal: N(0, σ²); uniform: U[lo, hi); constant: every element the value. */
+export type InitKind = { normal: number } | { uniform: [number, number] } | { constant: number } | 'ones' | 'zeros';
 
 /** Where parameters come from: given tensors first, else seeded random values. */
 export class Init {
@@ -60,8 +61,10 @@ export class Init {
     const n = shape.reduce((a, b) => a * b, 1);
     if (kind === 'ones' || kind === 'zeros')
       return keep(tensor(new Float32Array(n).fill(kind === 'ones' ? 1 : 0), [...shape], { device: this.device }));
-    const r = randn(shape, { seed: (this.seed * 0x9e3779b1 + hash32(name)) % 2 ** 52, device: this.device });
-    const s = ops.scale(r, kind.normal);
+    if ('constant' in kind) return keep(tensor(new Float32Array(n).fill(kind.constant), [...shape], { device: this.device }));
+    const seed = (this.seed * 0x9e3779b1 + hash32(name)) % 2 ** 52;
+    const r = 'uniform' in kind ? rand(shape, { seed, device: this.device }) : randn(shape, { seed, device: this.device });
+    const s = 'uniform' in kind ? ops.scale(r, kind.uniform[1] - kind.uniform[0], kind.uniform[0]) : ops.scale(r, kind.normal);
     r.dispose();
     return keep(s);
   }

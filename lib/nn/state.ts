@@ -32,7 +32,7 @@ export class ModelState {
     this.layers = layers ?? specs.map((s) => {
       const tensors = new Map<string, Tensor>();
       for (const [k, t] of Object.entries(s.tensors ?? {}))
-        tensors.set(k, zeros(t.shape, { dtype: t.dtype ?? 'f32', device }));
+        tensors.set(k, t.init ? t.init() : zeros(t.shape, { dtype: t.dtype ?? 'f32', device }));
       const bound = new Map<string, LayerState>();
       for (const [k, f] of Object.entries(s.bound ?? {})) bound.set(k, f({ batch, device }));
       return { tensors, bound };

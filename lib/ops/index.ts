@@ -6,4 +6,5 @@ export * from './gated_delta_rule.js';
 export * from './titans.js';
 export * from './ttt.js';
 export type { MemoryActivation, MemoryResult } from './memory_common.js';
+export * from './trellis.js';
 export * from './tnt.js';

@@ -6,8 +6,10 @@
  * of a chunk taken at the chunk-start memory (stale anchor; chunkSize 1 is
  * the exact recurrence). memory 'linear': M [B, H, Dv, Dk], y = M q.
  * memory {kind: 'mlp'}: M(x) = x + W1 act(W2 x), W1 [B, H, D, Dh],
- * W2 [B, H, Dh, D]. The final state (memory and momentum) passed back as
- * initialState continues the sequence exactly at chunk-aligned splits.
+ * W2 [B, H, Dh, D]. The final state (memory, momentum, the anchor of the
+ * chunk in progress and the offset inside it) passed back as initialState
+ * continues the sequence exactly at any split — T = 1 decode steps included:
+ * chunks stay aligned to the whole sequence.
  * The MLP memory at zero weights is a fixed point: pass an initial state.
  */
 import { EngramError } from '../errors.js';
@@ -34,17 +36,28 @@ export interface TitansInputs {
   eta?: Tensor | null;
 }
 
-/** Linear memory state: M and the momentum S, both [B, H, Dv, Dk] f32. */
+/**
+ * Linear memory state: M and the momentum S, both [B, H, Dv, Dk] f32, plus
+ * where the sequence stands in its chunk grid: `offset` (i32 [1], tokens of
+ * the current chunk already consumed, 0 ≤ offset < chunkSize) and `anchor`
+ * (the memory at that chunk's start, where its remaining tokens take their
+ * gradients; equal to `memory` when offset is 0). Omitted: offset 0.
+ */
 export interface TitansLinearState {
   memory: Tensor;
   momentum: Tensor;
+  anchor: Tensor;
+  offset: Tensor;
 }
-/** MLP memory state: W1 [B, H, D, Dh], W2 [B, H, Dh, D] and their momenta. */
+/** MLP memory state: W1 [B, H, D, Dh], W2 [B, H, Dh, D], their momenta, their anchors A1/A2 and the offset. */
 export interface TitansMlpState {
   W1: Tensor;
   W2: Tensor;
   S1: Tensor;
   S2: Tensor;
+  A1: Tensor;
+  A2: Tensor;
+  offset: Tensor;
 }
 
 export type TitansMemory = 'linear' | { kind: 'mlp'; hidden?: number; activation?: MemoryActivation };
@@ -79,8 +92,8 @@ const common = (o: TitansCommon) => ({
   momentum: o.momentum,
   decay: o.decay,
 });
-const LIN_KEYS = ['memory', 'momentum'] as const;
-const MLP_KEYS = ['W1', 'W2', 'S1', 'S2'] as const;
+const LIN_KEYS = ['memory', 'momentum', 'anchor', 'offset'] as const;
+const MLP_KEYS = ['W1', 'W2', 'S1', 'S2', 'A1', 'A2', 'offset'] as const;
 
 const COMMON_KEYS = ['chunkSize', 'outputFinalState', 'momentum', 'decay', 'initialState'];
 
@@ -88,14 +101,14 @@ function linArgs(x: TitansInputs, o: Omit<TitansLinearOptions, 'memory'>) {
   checkOptions('titans', o, [...COMMON_KEYS, 'mode']);
   checkStateKeys('titans', o.initialState, [...LIN_KEYS]);
   const s = o.initialState ?? {};
-  return [[...gates(x), s.memory ?? null, s.momentum ?? null], attrsOf({ ...common(o), mode: o.mode })] as const;
+  return [[...gates(x), ...LIN_KEYS.map((k) => s[k] ?? null)], attrsOf({ ...common(o), mode: o.mode })] as const;
 }
 function mlpArgs(x: TitansInputs, o: Omit<TitansMlpOptions, 'memory'> & { hidden?: number; activation?: string }) {
   checkOptions('titans', o, [...COMMON_KEYS, 'hidden', 'activation']);
   checkStateKeys('titans', o.initialState, [...MLP_KEYS]);
   const s = o.initialState ?? {};
   return [
-    [...gates(x), s.W1 ?? null, s.W2 ?? null, s.S1 ?? null, s.S2 ?? null],
+    [...gates(x), ...MLP_KEYS.map((k) => s[k] ?? null)],
     attrsOf({ ...common(o), hidden: o.hidden, activation: o.activation }),
   ] as const;
 }

@@ -147,8 +147,9 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
   };
   if (print) {
     console.log(`\n## recall: ${o.heads} heads, Dk=${o.keyDim}, Dv=${o.valueDim}, ${o.codebook} classes, ${o.queries} queries, seed ${o.seed}\n`);
+    const size = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`);
     console.log(formatTable(rows.map((r) => ({
-      memory: r.memory, context: r.context, accuracy: r.accuracy, 'state bytes': r.bytes,
+      memory: r.memory, context: r.context, accuracy: r.accuracy, state: size(r.bytes),
       'tokens/s': Math.round(r.tokensPerSec), 'write ms': r.writeMs, 'read ms': r.readMs,
     }))));
   }

@@ -24,6 +24,7 @@ namespace engram {
 namespace {
 
 thread_local bool t_in_region = false;
+thread_local bool t_never_wait = false;
 
 int default_threads() {
   if (const char* e = std::getenv("ENGRAM_NUM_THREADS")) {
@@ -76,8 +77,17 @@ class Pool {
     }
     // One job at a time: a second top-level job (another async op) waits for
     // the pool instead of oversubscribing the cores, which would starve the
-    // JS thread of CPU time.
-    std::unique_lock<std::mutex> busy(busy_);
+    // JS thread of CPU time. A thread marked latency-sensitive (the JS thread)
+    // never waits behind background work: it runs its job inline instead.
+    std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
+    if (t_never_wait) {
+      if (!busy.try_lock()) {
+        run_inline(ntasks, fn);
+        return;
+      }
+    } else {
+      busy.lock();
+    }
     ensure_workers(ntasks - 1);
     auto job = std::make_shared<Job>(&fn, ntasks);
     {
@@ -152,6 +162,7 @@ Pool& pool() {
 int num_threads() { return pool().threads(); }
 void set_num_threads(int n) { pool().set_threads(n); }
 bool in_parallel_region() { return t_in_region; }
+void set_never_wait_for_pool(bool on) { t_never_wait = on; }
 
 void parallel_tasks(int max_tasks, const std::function<void(int, int)>& fn) {
   int nt = std::max(1, std::min(max_tasks, num_threads()));

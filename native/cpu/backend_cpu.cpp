@@ -59,6 +59,7 @@ KernelPair kernels_for(OpId id) {
     case OpId::TITANS_MLP: return {cpu_titans_mlp, ref_titans_mlp};
     case OpId::TTT_LINEAR: return {cpu_ttt_linear, ref_ttt_linear};
     case OpId::TTT_MLP: return {cpu_ttt_mlp, ref_ttt_mlp};
+    case OpId::TRELLIS: return {cpu_trellis, ref_trellis};
     case OpId::TNT: return {cpu_tnt, ref_tnt};
     case OpId::COUNT: break;
   }

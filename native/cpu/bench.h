@@ -16,7 +16,8 @@ struct GemmTiming {
   double best_ms = -1;  // < 0: not available
   std::string note;
 };
-// C[b] = A[b] B[b], row-major f32, `batch` independent items; best of reps.
+// C[b] = A[b] B[b], row-major f32, `batch` independent items; best time over
+// at least `reps` runs and at least 0.2 s.
 GemmTiming time_engram_gemm(int64_t M, int64_t N, int64_t K, int64_t batch, int reps);
 GemmTiming time_openblas_gemm(int64_t M, int64_t N, int64_t K, int64_t batch, int reps, int threads);
 

@@ -1,7 +1,19 @@
 #include "cpu_common.h"
 
+#include "cpu_features.h"
+#include "vec.h"
+
 namespace engram {
 namespace cpu {
+
+const VecKernels* vec_kernels() {
+  switch (isa()) {
+    case Isa::AVX512: return vec_kernels_avx512();
+    case Isa::AVX2: return vec_kernels_avx2();
+    case Isa::GENERIC: break;
+  }
+  return nullptr;
+}
 
 float read_f32(const Tensor& t, int64_t off) {
   const char* base = static_cast<const char*>(t.storage()->data);
@@ -38,11 +50,14 @@ Tensor as_f32_contiguous(const Tensor& t) {
 void store_f32_into(const Tensor& src, const Tensor& out) {
   int64_t n = src.numel();
   const float* s = src.data<float>();
+  const VecKernels* vk = vec_kernels();
   dispatch_float(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
     parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) o[i] = from_f32<T>(s[i]);
+      if (vk) store_row(*vk, s + b, o + b, e - b);
+      else
+        for (int64_t i = b; i < e; ++i) o[i] = from_f32<T>(s[i]);
     });
   });
 }

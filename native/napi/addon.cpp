@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "engram/threadpool.h"
 
 namespace engram {
 namespace napi {
@@ -29,6 +30,7 @@ AddonData& addon_data(Napi::Env env) {
 }  // namespace engram
 
 static Napi::Object EngramInit(Napi::Env env, Napi::Object exports) {
+  engram::set_never_wait_for_pool(true);  // this is a JS thread
   engram::napi::addon_data(env);
   engram::napi::register_tensor_functions(env, exports);
   engram::napi::register_op_functions(env, exports);

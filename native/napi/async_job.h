@@ -17,10 +17,13 @@ class PromiseJob : public Napi::AsyncWorker {
  public:
   using Work = std::function<void()>;
   using Done = std::function<Napi::Value(Napi::Env)>;
+  using Finally = std::function<void()>;
 
-  // Queues the job and returns its Promise.
-  static Napi::Promise Start(Napi::Env env, const char* name, Work work, Done done) {
+  // Queues the job and returns its Promise. `fin` (optional) runs on the JS
+  // thread before the Promise settles, on success and on failure alike.
+  static Napi::Promise Start(Napi::Env env, const char* name, Work work, Done done, Finally fin = nullptr) {
     auto* j = new PromiseJob(env, name, std::move(work), std::move(done));
+    j->fin_ = std::move(fin);
     Napi::Promise p = j->deferred_.Promise();
     j->Queue();
     return p;
@@ -45,6 +48,7 @@ class PromiseJob : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Env env = Env();
+    if (fin_) fin_();
     if (!code_.empty()) {
       deferred_.Reject(make_error(env, code_, msg_).Value());
       return;
@@ -57,7 +61,10 @@ class PromiseJob : public Napi::AsyncWorker {
       deferred_.Reject(make_error(env, "E_INTERNAL", "internal error while resolving").Value());
     }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    if (fin_) fin_();
+    deferred_.Reject(e.Value());
+  }
 
  private:
   PromiseJob(Napi::Env env, const char* name, Work work, Done done)
@@ -66,6 +73,7 @@ class PromiseJob : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
+  Finally fin_;
   std::string code_, msg_;
 };
 

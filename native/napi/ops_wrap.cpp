@@ -10,6 +10,7 @@
 #include "../cpu/gemm.h"
 #include "../cpu/kernels.h"
 #include "addon_data.h"
+#include "async_job.h"
 #include "engram/alloc.h"
 #include "engram/backend.h"
 #include "engram/engine.h"
@@ -74,60 +75,22 @@ Napi::Value ReferenceOp(const Napi::CallbackInfo& info) {
   })
 }
 
-class OpWorker : public Napi::AsyncWorker {
- public:
-  OpWorker(Napi::Env env, OpCall call)
-      : Napi::AsyncWorker(env, "engram:op"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {  // libuv pool thread: no N-API here
-    try {
-      execute_op(call_);
-      for (const Tensor& o : call_.out)
-        if (o.defined() && o.device() != DeviceType::CPU) {
-          backend_for(o.device()).synchronize();
-          break;
-        }
-    } catch (const engram::Error& e) {
-      code_ = error_code_name(e.code());
-      msg_ = e.what();
-    } catch (const std::exception& e) {
-      code_ = "E_INTERNAL";
-      msg_ = std::string("internal error: ") + e.what();
-    } catch (...) {
-      code_ = "E_INTERNAL";
-      msg_ = "internal error: unknown exception";
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!code_.empty()) {
-      deferred_.Reject(make_error(env, code_, msg_).Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(wrap_outputs(env, call_.out));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  OpCall call_;
-  std::string code_, msg_;
-};
-
 Napi::Value OpAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ENGRAM_NAPI_TRY(env, {
-    OpCall c = build_call(info);
-    prepare_op(c);  // validation errors throw here, synchronously
-    auto* w = new OpWorker(env, std::move(c));
-    Napi::Promise p = w->Promise();
-    w->Queue();
-    return p;
+    auto call = std::make_shared<OpCall>(build_call(info));
+    prepare_op(*call);  // validation errors throw here, synchronously
+    return PromiseJob::Start(
+        env, "engram:op",
+        [call] {
+          execute_op(*call);
+          for (const Tensor& o : call->out)
+            if (o.defined() && o.device() != DeviceType::CPU) {
+              backend_for(o.device()).synchronize();
+              break;
+            }
+        },
+        [call](Napi::Env e) -> Napi::Value { return wrap_outputs(e, call->out); });
   })
 }
 

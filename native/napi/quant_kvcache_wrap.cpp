@@ -13,12 +13,15 @@
 
 #include "../cpu/cpu_common.h"
 #include "../quant/kv_bench.h"
+#include "../quant/kv_state.h"
 #include "../quant/kvcache.h"
 #include "addon_data.h"
+#include "async_job.h"
 #include "engram/engine.h"
 #include "errors.h"
 #include "napi_util.h"
 #include "quant_wrap.h"
+#include "state_binding.h"
 #include "tensor_wrap.h"
 
 namespace engram {
@@ -27,6 +30,9 @@ namespace napi {
 using quant::KVCache;
 
 namespace {
+
+// Instances are bindable plan states (state_binding.h): quant::KVCacheState.
+const napi_type_tag kQuantKVTag = {0x656e6772616d514bULL, 0x5643616368655354ULL};
 
 Tensor f32_input(const Tensor& t, const char* what) {
   ENGRAM_CHECK(is_float(t.dtype()), DTYPE, what, " must be f32, f16 or bf16, got ", dtype_name(t.dtype()));
@@ -72,6 +78,16 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
          InstanceMethod("benchAttend", &QuantKVCacheHandle::BenchAttend)});
     addon_data(env).quant_kvcache_ctor = Napi::Persistent(f);
     exports.Set("QuantKVCacheHandle", f);
+    register_state_type(&kQuantKVTag, [](Napi::Object o) -> std::shared_ptr<StateKernel> {
+      return Napi::ObjectWrap<QuantKVCacheHandle>::Unwrap(o)->bound_state();
+    });
+  }
+
+  // The plan binding of this cache (created on first use; one per cache, so runs serialize on its lock).
+  std::shared_ptr<StateKernel> bound_state() {
+    live("bind");
+    if (!state_ || state_->cache() != cache_) state_ = std::make_shared<quant::KVCacheState>(cache_);
+    return state_;
   }
 
   static Napi::Object Wrap(Napi::Env env, std::unique_ptr<KVCache> c) {
@@ -83,6 +99,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   // new QuantKVCacheHandle(options, keys, values)
   explicit QuantKVCacheHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QuantKVCacheHandle>(info) {
     Napi::Env env = info.Env();
+    info.This().As<Napi::Object>().TypeTag(&kQuantKVTag);
     if (info.Length() == 1 && info[0].IsExternal()) return;
     try {
       Attrs a = attrs_from_js(info.Length() > 0 ? info[0] : env.Undefined(), "KVCache");
@@ -107,6 +124,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   }
 
   std::shared_ptr<KVCache> cache_;
+  std::shared_ptr<quant::KVCacheState> state_;
   std::atomic<bool> busy_{false};
 
   KVCache& live(const char* fn) {
@@ -181,48 +199,22 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
     return j;
   }
 
+  // Runs a prepared job off the JS thread; the cache reports E_STATE to other
+  // calls until it settles, and the JS object stays alive meanwhile.
   template <class Job>
-  class Worker : public Napi::AsyncWorker {
-   public:
-    Worker(Napi::Env env, QuantKVCacheHandle* self, Job job, bool returns_out)
-        : Napi::AsyncWorker(env, "engram:kvcache"), d_(Napi::Promise::Deferred::New(env)), self_(self), job_(std::move(job)),
-          returns_out_(returns_out) {
-      ref_ = Napi::Persistent(self->Value());
-      self->busy_ = true;
-    }
-    Napi::Promise Promise() { return d_.Promise(); }
-    void Execute() override {
-      try {
-        job_.run();
-      } catch (const engram::Error& e) {
-        code_ = error_code_name(e.code());
-        msg_ = e.what();
-      } catch (const std::exception& e) {
-        code_ = "E_INTERNAL";
-        msg_ = e.what();
-      }
-    }
-    void OnOK() override {
-      Napi::Env env = Env();
-      self_->busy_ = false;
-      if (!code_.empty()) return d_.Reject(make_error(env, code_, msg_).Value());
-      d_.Resolve(returns_out_ ? (Napi::Value)TensorHandle::Wrap(env, out_of(job_)) : env.Undefined());
-    }
-    void OnError(const Napi::Error& e) override {
-      self_->busy_ = false;
-      d_.Reject(e.Value());
-    }
-
-   private:
-    static Tensor out_of(const AttendJob& j) { return j.out; }
-    static Tensor out_of(const AppendJob&) { return Tensor(); }
-    Napi::Promise::Deferred d_;
-    QuantKVCacheHandle* self_;
-    Napi::ObjectReference ref_;
-    Job job_;
-    bool returns_out_;
-    std::string code_, msg_;
-  };
+  Napi::Promise start_job(Napi::Env env, Job job, bool returns_out) {
+    auto j = std::make_shared<Job>(std::move(job));
+    auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(Value()));
+    busy_ = true;
+    return PromiseJob::Start(
+        env, "engram:kvcache", [j] { j->run(); },
+        [j, returns_out](Napi::Env e) -> Napi::Value {
+          return returns_out ? (Napi::Value)TensorHandle::Wrap(e, out_of(*j)) : e.Undefined();
+        },
+        [this, keep] { busy_ = false; });
+  }
+  static Tensor out_of(const AttendJob& j) { return j.out; }
+  static Tensor out_of(const AppendJob&) { return Tensor(); }
 
   Napi::Value Append(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -234,10 +226,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   Napi::Value AppendAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ENGRAM_NAPI_TRY(env, {
-      auto* w = new Worker<AppendJob>(env, this, prepare_append(env, info), false);
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
+      return start_job(env, prepare_append(env, info), false);
     })
   }
   Napi::Value Attend(const Napi::CallbackInfo& info) {
@@ -251,10 +240,7 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
   Napi::Value AttendAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ENGRAM_NAPI_TRY(env, {
-      auto* w = new Worker<AttendJob>(env, this, prepare_attend(env, info), true);
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
+      return start_job(env, prepare_attend(env, info), true);
     })
   }
   Napi::Value Length(const Napi::CallbackInfo& info) {
@@ -325,7 +311,8 @@ class QuantKVCacheHandle : public Napi::ObjectWrap<QuantKVCacheHandle> {
     Napi::Env env = info.Env();
     ENGRAM_NAPI_TRY(env, {
       ENGRAM_CHECK(!busy_, STATE, "KVCache.dispose: an async append/attend on this cache is still running");
-      cache_.reset();
+      cache_.reset();  // a plan run in flight keeps its own reference (through state_)
+      state_.reset();
       return env.Undefined();
     })
   }

@@ -9,6 +9,7 @@
 #include "../cpu/cpu_common.h"
 #include "../quant/kernels.h"
 #include "addon_data.h"
+#include "async_job.h"
 #include "engram/engine.h"
 #include "errors.h"
 #include "napi_util.h"
@@ -174,35 +175,6 @@ struct EncodeJob {
       for (int64_t i = 0; i < per; ++i) std::memcpy(dst + (i * H + h) * bb, tmp.data() + i * bb, (size_t)bb);
     }
   }
-};
-
-class EncodeWorker : public Napi::AsyncWorker {
- public:
-  EncodeWorker(Napi::Env env, EncodeJob job)
-      : Napi::AsyncWorker(env, "engram:quant.encode"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      job_.run();
-    } catch (const engram::Error& e) {
-      code_ = error_code_name(e.code());
-      msg_ = e.what();
-    } catch (const std::exception& e) {
-      code_ = "E_INTERNAL";
-      msg_ = e.what();
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!code_.empty()) return deferred_.Reject(make_error(env, code_, msg_).Value());
-    deferred_.Resolve(TensorHandle::Wrap(env, job_.out));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  EncodeJob job_;
-  std::string code_, msg_;
 };
 
 }  // namespace
@@ -385,10 +357,10 @@ Napi::Value QuantizerHandle::Encode(const Napi::CallbackInfo& info) {
 Napi::Value QuantizerHandle::EncodeAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ENGRAM_NAPI_TRY(env, {
-    auto* w = new EncodeWorker(env, prepare_encode(env, *this, info));
-    Napi::Promise p = w->Promise();
-    w->Queue();
-    return p;
+    auto job = std::make_shared<EncodeJob>(prepare_encode(env, *this, info));
+    return PromiseJob::Start(
+        env, "engram:quant.encode", [job] { job->run(); },
+        [job](Napi::Env e) -> Napi::Value { return TensorHandle::Wrap(e, job->out); });
   })
 }
 

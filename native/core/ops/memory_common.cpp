@@ -121,5 +121,27 @@ TensorSpec state_spec(bool want, const SeqDims& d, const Dims& tail) {
   return {s, DType::F32};
 }
 
+static int64_t offset_value(const char* op, const Tensor& off, int64_t chunk) {
+  Tensor h = off.device() == DeviceType::CPU ? off : to_device(off, DeviceType::CPU);
+  const int64_t v = *static_cast<const int32_t*>(h.raw());
+  ENGRAM_CHECK(v >= 0 && v < chunk, ARG, op, ": state 'offset' (tokens already consumed in the current chunk) must be in [0, ",
+               chunk, "), got ", v);
+  return v;
+}
+
+void check_offset(const char* op, const Tensor& off, int64_t chunk) {
+  if (!off.defined()) return;
+  ENGRAM_CHECK(off.dtype() == DType::I32, DTYPE, op, ": state 'offset' must be i32, got ", dtype_name(off.dtype()));
+  ENGRAM_CHECK(off.numel() == 1 && off.ndim() <= 1, SHAPE, op, ": state 'offset' must be an i32 [1] tensor, got ",
+               off.shape().str());
+  if (off.has_data()) (void)offset_value(op, off, chunk);  // shape-only (plan compile): checked when the plan runs
+}
+
+int64_t read_offset(const char* op, const Tensor& off, int64_t chunk) {
+  return off.defined() ? offset_value(op, off, chunk) : 0;
+}
+
+TensorSpec offset_spec(bool want) { return {Dims{want ? 1 : 0}, DType::I32}; }
+
 }  // namespace mem
 }  // namespace engram

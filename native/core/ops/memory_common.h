@@ -44,5 +44,14 @@ bool parse_mode(const char* op, const Attrs& a);
 // State output spec: [B, H, tail...] or [0] when the final state is not requested.
 TensorSpec state_spec(bool want, const SeqDims& d, const Dims& tail);
 
+// The position inside the current chunk carried by a chunk-semantic state
+// (Titans): an optional i32 tensor of one element, 0 <= offset < chunk.
+// check_offset validates dtype/size (and the value when it has data);
+// read_offset returns the value (0 when undefined; copies a CUDA tensor to
+// the host) and checks its range again. offset_spec: i32 [1] or [0].
+void check_offset(const char* op, const Tensor& off, int64_t chunk);
+int64_t read_offset(const char* op, const Tensor& off, int64_t chunk);
+TensorSpec offset_spec(bool want);
+
 }  // namespace mem
 }  // namespace engram

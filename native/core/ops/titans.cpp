@@ -4,11 +4,22 @@
 //   [0, 1]; absent when decay is off), eta (momentum decay, [0, 1]; absent when
 //   momentum is off), each [B, T, H].
 //   titansLinear: memory M [B, H, Dv, Dk] (y = M q), momentum S (same shape)
-//     inputs  q, k, v, theta, alpha?, eta?, M0?, S0?  -> o [B, T, H, Dv], M, S
+//     inputs  q, k, v, theta, alpha?, eta?, M0?, S0?, A0?, offset?
+//       -> o [B, T, H, Dv], M, S, A (anchor), offset
 //   titansMlp: M(x) = x + W1 act(W2 x), W1 [B, H, D, Dh], W2 [B, H, Dh, D] (Dk = Dv = D)
-//     inputs  q, k, v, theta, alpha?, eta?, W1?, W2?, S1?, S2? -> o, W1, W2, S1, S2
+//     inputs  q, k, v, theta, alpha?, eta?, W1?, W2?, S1?, S2?, A1?, A2?, offset?
+//       -> o, W1, W2, S1, S2, A1, A2, offset
 // Per token (u_t = grad of ||M(k_t) - v_t||^2 at the chunk-start memory):
 //   S_t = eta_t S_{t-1} - theta_t u_t;  M_t = (1 - alpha_t) M_{t-1} + S_t;  y_t = M_t(q_t).
+// Chunks are aligned to the sequence the state has consumed: `offset` (i32
+// [1], 0 <= offset < chunk) is the number of tokens of the current chunk
+// already consumed and the anchor A (W1/W2 anchors) the memory at its start,
+// so the first `chunk - offset` tokens of a call still take their gradients
+// at A. Absent offset = 0 (the anchor is then the initial memory and the A
+// inputs are ignored). The outputs give the state after the call (offset
+// (offset + T) mod chunk, the anchor of the chunk in progress, or the final
+// memory when the call ends on a chunk boundary), so any split of a sequence
+// into calls, T = 1 decode steps included, continues exactly.
 #include "memory_common.h"
 
 namespace engram {
@@ -57,9 +68,13 @@ void infer_TITANS_LINEAR(const OpCall& c, std::vector<TensorSpec>& outs) {
   Dims st{d.Dv, d.Dk};
   mem::check_state(op, "initialState.memory", c.input(6), d, st);
   mem::check_state(op, "initialState.momentum", c.input(7), d, st);
+  mem::check_state(op, "initialState.anchor", c.input(8), d, st);
+  mem::check_offset(op, c.input(9), p.chunk);
   outs.push_back({Dims{d.B, d.T, d.H, d.Dv}, c.in[0].dtype()});
   outs.push_back(mem::state_spec(p.final_state, d, st));
   outs.push_back(mem::state_spec(p.final_state, d, st));
+  outs.push_back(mem::state_spec(p.final_state, d, st));
+  outs.push_back(mem::offset_spec(p.final_state));
 }
 
 // Hidden width of the MLP memory: the option, else the initial W1, else 4 D.
@@ -81,11 +96,15 @@ void infer_TITANS_MLP(const OpCall& c, std::vector<TensorSpec>& outs) {
   mem::check_state(op, "initialState.W2", c.input(7), d, Dims{Dh, D});
   mem::check_state(op, "initialState.S1", c.input(8), d, Dims{D, Dh});
   mem::check_state(op, "initialState.S2", c.input(9), d, Dims{Dh, D});
+  mem::check_state(op, "initialState.A1", c.input(10), d, Dims{D, Dh});
+  mem::check_state(op, "initialState.A2", c.input(11), d, Dims{Dh, D});
+  mem::check_offset(op, c.input(12), p.chunk);
   outs.push_back({Dims{d.B, d.T, d.H, D}, c.in[0].dtype()});
-  outs.push_back(mem::state_spec(p.final_state, d, Dims{D, Dh}));
-  outs.push_back(mem::state_spec(p.final_state, d, Dims{Dh, D}));
-  outs.push_back(mem::state_spec(p.final_state, d, Dims{D, Dh}));
-  outs.push_back(mem::state_spec(p.final_state, d, Dims{Dh, D}));
+  for (int i = 0; i < 3; ++i) {  // W, S, anchor
+    outs.push_back(mem::state_spec(p.final_state, d, Dims{D, Dh}));
+    outs.push_back(mem::state_spec(p.final_state, d, Dims{Dh, D}));
+  }
+  outs.push_back(mem::offset_spec(p.final_state));
 }
 
 }  // namespace engram

@@ -186,13 +186,13 @@ void lin_apply(const LinChunk& c, int64_t w, float* X, int64_t ldx, const float*
 }
 
 void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, int64_t ldx, float* Y, int64_t ldy, float* R,
-              float* Slast) {
+              float* Slast, const float* Anc, int64_t lda) {
   const int64_t n = c.n, dk = c.dk;
-  // G = 2 (K M0^T - V[:, j0:j0+w])
+  // G = 2 (K M0^T - V[:, j0:j0+w]) (M0: the anchor)
   GemmArgs r;
   r.M = n, r.N = w, r.K = dk;
   r.A = c.K, r.rsa = dk, r.csa = 1;
-  r.B = X, r.rsb = ldx, r.csb = 1;
+  r.B = Anc ? Anc : X, r.rsb = Anc ? lda : ldx, r.csb = 1;
   r.C = R, r.rsc = w;
   r.alpha = 2.0f;
   gemm(r);

@@ -73,8 +73,12 @@ void lin_prep(LinChunk& c, int64_t C, bool decay);
 //   R [n, w] scratch (on return: G for these columns).
 // With momentum off, Slast (optional, [dk, ldx] at column j0) receives S^T
 // after the chunk's last token, -theta_{n-1} k_{n-1} G_{n-1}^T.
+// Anc (optional, [dk, lda] at column j0, row convention like X): the anchor
+// the gradients are taken at when it is not the current memory (the rest of
+// a chunk a previous call started: G = 2 (K Anc - V), the memory and
+// momentum still advance from X).
 void lin_step(const LinChunk& c, int64_t j0, int64_t w, float* X, int64_t ldx, float* Y, int64_t ldy, float* R,
-              float* Slast = nullptr);
+              float* Slast = nullptr, const float* Anc = nullptr, int64_t lda = 0);
 
 // The second half of lin_step for any gradient factor G [n, w] (u_i = G_i k_i^T):
 // Y = QAB X - Wcp G and X += KCH^T G (after the A/Bv/Hc scaling). Lets other

@@ -36,7 +36,7 @@ void slices(int64_t ns, const F& fn) {
 }  // namespace
 
 void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st, float* Y, MlpScratch& s,
-              float* S1l, float* S2l, int64_t ns, const MlpAnchor* anc) {
+              float* S1l, float* S2l, int64_t ns) {
   const int64_t n = c.n, d = c.dk;
   const bool mom = c.mom;
   const int64_t sw1 = mom ? 2 * dh : dh, sw2 = mom ? 2 * d : d;
@@ -52,18 +52,19 @@ void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st,
   s.Ep.resize((size_t)(ns * n * d));   // per-slice partials of Hh W1^T, then of Hb W1^T + ...
   float *Z = s.Z.data(), *Sp = s.Sp.data(), *E2 = s.E2.data(), *D = s.D.data(), *Hb = s.Hb.data();
   float *X1 = st.X1, *X2 = st.X2;
-  const float* A1 = anc ? anc->W1 : X1;  // gradient anchor (the state unless resuming mid-chunk)
-  const float* A2 = anc ? anc->W2 : X2;
-  const int64_t la1 = anc ? anc->ld1 : sw1, la2 = anc ? anc->ld2 : sw2;
+  // the anchor (gradients) vs the current memory (outputs, updates)
+  const float* G1 = st.A1 ? st.A1 : X1;
+  const float* G2 = st.A2 ? st.A2 : X2;
+  const int64_t lg1 = st.A1 ? st.lda1 : sw1, lg2 = st.A2 ? st.lda2 : sw2;
   auto range = [&](int64_t sl, int64_t* j0, int64_t* w) { slice_range(dh, ns, sl, j0, w); };
 
   // A: Z_s = K W2_s^T, Hh_s = act(Z_s) (in Z), Sp_s = act'(Z_s); partial Hh_s W1_s^T
   slices(ns, [&](int64_t sl) {
     int64_t j0, w;
     range(sl, &j0, &w);
-    g(n, w, d, c.K, d, 1, A2 + j0 * la2, 1, la2, Z + j0, dh, 1.0f, 0.0f);
+    g(n, w, d, c.K, d, 1, G2 + j0 * lg2, 1, lg2, Z + j0, dh, 1.0f, 0.0f);
     for (int64_t t = 0; t < n; ++t) vact(w, act, Z + t * dh + j0, Z + t * dh + j0, Sp + t * dh + j0);
-    g(n, d, w, Z + j0, dh, 1, A1 + j0, 1, la1, s.Ep.data() + sl * n * d, d, 1.0f, 0.0f);
+    g(n, d, w, Z + j0, dh, 1, G1 + j0, 1, lg1, s.Ep.data() + sl * n * d, d, 1.0f, 0.0f);
   });
   // E2 = 2 (Hh W1^T + K - V)
   for (int64_t t = 0; t < n; ++t) {
@@ -77,7 +78,7 @@ void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st,
   slices(ns, [&](int64_t sl) {
     int64_t j0, w;
     range(sl, &j0, &w);
-    g(n, w, d, E2, d, 1, A1 + j0, la1, 1, D + j0, dh, 1.0f, 0.0f);
+    g(n, w, d, E2, d, 1, G1 + j0, lg1, 1, D + j0, dh, 1.0f, 0.0f);
     for (int64_t t = 0; t < n; ++t) vmul(w, Sp + t * dh + j0, D + t * dh + j0);
     g(n, w, sw2, c.QAB, sw2, 1, X2 + j0 * sw2, 1, sw2, Hb + j0, dh, 1.0f, 0.0f);
     g(n, w, n, c.Wcp, n, 1, D + j0, dh, 1, Hb + j0, dh, -1.0f, 1.0f);

@@ -31,16 +31,12 @@ namespace mem {
 struct MlpState {
   float* X1;
   float* X2;
-};
-
-// The gradient anchor of a chunk that resumes mid-chunk (TNT streaming): the
-// gradients are taken at W1 [d, dh] (row stride ld1) and W2 [dh, d] (row
-// stride ld2) while the state advances from X1/X2. Null: the state itself.
-struct MlpAnchor {
-  const float* W1 = nullptr;
-  int64_t ld1 = 0;
-  const float* W2 = nullptr;
-  int64_t ld2 = 0;
+  // Optional anchors the gradients are taken at when they are not the current
+  // W1/W2 (the rest of a chunk a previous call started): A1 [d, lda1] (W1),
+  // A2 [dh, lda2] (W2), row-major like the W parts of X1/X2.
+  const float* A1 = nullptr;
+  const float* A2 = nullptr;
+  int64_t lda1 = 0, lda2 = 0;
 };
 
 struct MlpScratch {
@@ -52,7 +48,7 @@ struct MlpScratch {
 // With momentum off and S1l/S2l given, they receive the momentum after the
 // chunk's last token.
 void mlp_step(const LinChunk& c, int64_t C, int64_t dh, MemAct act, MlpState st, float* Y, MlpScratch& s,
-              float* S1l = nullptr, float* S2l = nullptr, int64_t ns = 1, const MlpAnchor* anc = nullptr);
+              float* S1l = nullptr, float* S2l = nullptr, int64_t ns = 1);
 
 }  // namespace mem
 }  // namespace cpu

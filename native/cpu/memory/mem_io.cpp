@@ -102,6 +102,11 @@ void store_state(const Tensor& s, int64_t b, int64_t h, int64_t per, const float
   std::memcpy(s.data<float>() + (b * s.size(1) + h) * per, src, (size_t)per * sizeof(float));
 }
 
+void store_offset(const Tensor& out, int64_t offset) {
+  if (out.numel() == 0) return;
+  *out.data<int32_t>() = (int32_t)offset;
+}
+
 bool load_head_param(const Tensor& p, int64_t h, int64_t D, float* out) {
   if (!p.defined()) return false;
   for (int64_t j = 0; j < D; ++j) out[j] = read_f32(p, h * p.stride(0) + j * p.stride(1));

@@ -4,12 +4,14 @@
 // vector loops compiled for AVX-512 / AVX2 / baseline (picked at load), fast
 // vectorisable activations, and the task planner shared by the scans.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "engram/engine.h"
 #include "engram/memory_params.h"
+#include "../../core/ops/memory_common.h"  // mem::read_offset
 
 namespace engram {
 namespace cpu {
@@ -28,6 +30,10 @@ void load_gate(const Tensor& g, int64_t b, int64_t h, int64_t t0, int64_t n, flo
 void load_state(const Tensor& s, int64_t b, int64_t h, int64_t per, float* out);
 // Contiguous [B, H, ...] f32 output state (no-op for the [0] "not requested" tensor).
 void store_state(const Tensor& s, int64_t b, int64_t h, int64_t per, const float* src);
+// The i32 [1] offset output of a chunk-semantic state (no-op for the [0] "not requested" tensor).
+void store_offset(const Tensor& out, int64_t offset);
+// The offset input (0 when absent), range-checked (native/core/ops/memory_common.h).
+using engram::mem::read_offset;
 // Per-head parameter p[h, :] (any float dtype) -> out[D]; false when p is undefined.
 bool load_head_param(const Tensor& p, int64_t h, int64_t D, float* out);
 
@@ -69,6 +75,18 @@ using PrepFn = std::function<void(int64_t bh, int64_t chunk, float* buf)>;
 using StepFn = std::function<void(int64_t bh, int64_t chunk, int64_t slice, const float* buf)>;
 void run_scan(int64_t BH, int64_t nchunks, int64_t nslices, int64_t chunk_tokens, size_t prep_floats,
               const PrepFn& prep, const StepFn& step);
+
+// The chunk grid of a call whose state has already consumed `offset` tokens
+// of the current chunk (Titans): segment 0 holds the first C - offset tokens
+// (the rest of that chunk), then chunks of C, the last one shorter.
+struct ChunkGrid {
+  int64_t T = 0, C = 1, off = 0;
+  int64_t first() const { return C - off; }
+  int64_t count() const { return T <= 0 ? 0 : T <= first() ? 1 : 1 + (T - first() + C - 1) / C; }
+  int64_t start(int64_t i) const { return i == 0 ? 0 : first() + (i - 1) * C; }
+  int64_t len(int64_t i) const { return std::min(T, start(i) + (i == 0 ? first() : C)) - start(i); }
+  int64_t end_offset() const { return (off + T) % C; }
+};
 
 }  // namespace mem
 }  // namespace cpu

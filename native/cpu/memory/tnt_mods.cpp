@@ -250,20 +250,17 @@ void local_chunk_seg(const TntModule& md, int m, TntProj proj, const Source& src
   if (!s.pi.empty() && !qproj) project(ch.Q, ch.K, n, dk, s.pi.data(), proj == TntProj::CHUNK && phase == 0);
   mem::lin_prep(ch, C, md.decay);
   Y.resize((size_t)(n * dv));
-  if (!md.mlp()) {
+  if (!md.mlp()) {  // resuming mid-chunk (phase > 0): gradients at the carried anchor
     R.resize((size_t)(n * dv));
-    if (phase == 0) {
-      mem::lin_step(ch, 0, dv, s.X.data(), dv, Y.data(), dv, R.data());
-    } else {  // resuming mid-chunk: gradients at the carried anchor
-      sgemm(false, false, n, dv, dk, 2.0f, ch.K, dk, s.A.data(), dv, 0.0f, R.data(), dv);
-      for (int64_t i = 0; i < n; ++i) mem::vaxpy(dv, -2.0f, ch.V + i * dv, R.data() + i * dv);
-      mem::lin_apply(ch, dv, s.X.data(), dv, R.data(), Y.data(), dv);
-    }
+    mem::lin_step(ch, 0, dv, s.X.data(), dv, Y.data(), dv, R.data(), nullptr, phase ? s.A.data() : nullptr, dv);
   } else {
     const int64_t dh = md.hidden;
-    mem::MlpAnchor anc{s.A.data(), dh, s.A2.data(), dk};
-    mem::mlp_step(ch, C, dh, md.act, {s.X.data(), s.X2.data()}, Y.data(), scr, nullptr, nullptr, 1,
-                  phase == 0 ? nullptr : &anc);
+    mem::MlpState st{s.X.data(), s.X2.data()};
+    if (phase) {
+      st.A1 = s.A.data(), st.lda1 = dh;
+      st.A2 = s.A2.data(), st.lda2 = dk;
+    }
+    mem::mlp_step(ch, C, dh, md.act, st, Y.data(), scr, nullptr, nullptr, 1);
   }
   emit(out, b, h, t, n, Y.data(), dv);
 }

@@ -1,8 +1,10 @@
 // add/sub/mul/div with broadcasting. Fast path: rows of the last output dim
-// with per-operand strides (0 where broadcast); the reference walks every
-// element through strided_offset.
+// with per-operand strides (0 where broadcast): SIMD row kernels (vec.h) when
+// both inner strides are 0 or 1, scalar loops otherwise; the reference walks
+// every element through strided_offset.
 #include "../cpu_common.h"
 #include "../kernels.h"
+#include "../vec.h"
 
 namespace engram {
 namespace cpu {
@@ -28,6 +30,41 @@ Dims bstrides(const Tensor& x, const Dims& out) {
     s[i] = (xi >= 0 && x.size(xi) != 1) ? x.stride(xi) : 0;
   }
   return s;
+}
+
+// Row offsets of a and b for output row r (all dims but the last).
+inline void row_offsets(const Dims& shape, const Dims& sa, const Dims& sb, int64_t r, int64_t& offa, int64_t& offb) {
+  offa = offb = 0;
+  for (int d = shape.n - 2; d >= 0; --d) {
+    int64_t idx = r % shape[d];
+    r /= shape[d];
+    offa += idx * sa[d];
+    offb += idx * sb[d];
+  }
+}
+
+// Items [i0, i1) of (output row, column segment of kSeg) pairs.
+constexpr int64_t kSeg = 1 << 14;
+template <class T>
+void vec_rows(const VecKernels& vk, BinaryFn fn, const T* a, const T* b, T* o, const Dims& shape, const Dims& sa,
+              const Dims& sb, int64_t i0, int64_t i1) {
+  const int nd = shape.n;
+  const int64_t inner = nd ? shape[nd - 1] : 1, nseg = (inner + kSeg - 1) / kSeg;
+  const bool as = nd && sa[nd - 1] == 0, bs = nd && sb[nd - 1] == 0;
+  float ba[kVecChunk], bb[kVecChunk], bo[kVecChunk];
+  for (int64_t it = i0; it < i1; ++it) {
+    const int64_t r = it / nseg, j0 = it % nseg * kSeg, j1 = std::min(inner, j0 + kSeg);
+    int64_t offa, offb;
+    row_offsets(shape, sa, sb, r, offa, offb);
+    for (int64_t j = j0; j < j1; j += kVecChunk) {
+      const int64_t m = std::min(kVecChunk, j1 - j);
+      const float* fa = row_f32(vk, a + offa + (as ? 0 : j), as ? 1 : m, ba);
+      const float* fb = row_f32(vk, b + offb + (bs ? 0 : j), bs ? 1 : m, bb);
+      float* fo = out_f32(o + r * inner + j, bo);
+      vk.binary(fn, fa, as, fb, bs, fo, m);
+      store_row(vk, fo, o + r * inner + j, m);
+    }
+  }
 }
 
 template <class T, BinaryFn FN>
@@ -68,12 +105,21 @@ void cpu_binary(OpCall& c) {
   int64_t inner = shape.n ? shape[shape.n - 1] : 1;
   int64_t nrows = inner ? O.numel() / inner : 0;
   BinaryFn fn = c.p<BinaryParams>().fn;
+  const VecKernels* vk = vec_kernels();
+  const int nd = shape.n;
+  const bool unit = nd == 0 || ((sa[nd - 1] == 0 || sa[nd - 1] == 1) && (sb[nd - 1] == 0 || sb[nd - 1] == 1));
   dispatch_float(O.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* a = A.data<T>();
     const T* b = B.data<T>();
     T* o = O.data<T>();
     int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(inner, 1));
+    if (vk && unit) {
+      const int64_t nseg = (inner + kSeg - 1) / kSeg;
+      parallel_for(nrows * nseg, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(std::min(inner, kSeg), 1)),
+                   [&](int64_t i0, int64_t i1) { vec_rows(*vk, fn, a, b, o, shape, sa, sb, i0, i1); });
+      return;
+    }
     parallel_for(nrows, grain, [&](int64_t r0, int64_t r1) {
       switch (fn) {
         case BinaryFn::ADD: rows<T, BinaryFn::ADD>(a, b, o, shape, sa, sb, r0, r1); break;

@@ -1,10 +1,12 @@
 // cast between f32/f16/bf16/i32/u8/i8. Float -> float rounds to nearest even;
-// float -> int truncates toward zero and saturates, NaN -> 0.
+// float -> int truncates toward zero and saturates, NaN -> 0. Fast path for
+// float <-> float: F16C / integer-rounding SIMD kernels (vec.h) in chunks.
 #include <cmath>
 #include <cstring>
 
 #include "../cpu_common.h"
 #include "../kernels.h"
+#include "../vec.h"
 
 namespace engram {
 namespace cpu {
@@ -39,6 +41,19 @@ void cpu_cast(OpCall& c) {
   const DType from = X.dtype(), to = O.dtype();
   if (from == to) {
     std::memcpy(O.raw(), X.raw(), X.nbytes());
+    return;
+  }
+  const VecKernels* vk = vec_kernels();
+  if (vk && is_float(from) && is_float(to)) {
+    parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+      float buf[kVecChunk];
+      for (int64_t i = b; i < e; i += kVecChunk) {
+        const int64_t m = std::min(kVecChunk, e - i);
+        const float* f = nullptr;
+        dispatch_float(from, [&](auto tag) { f = row_f32(*vk, X.data<decltype(tag)>() + i, m, buf); });
+        dispatch_float(to, [&](auto tag) { store_row(*vk, f, O.data<decltype(tag)>() + i, m); });
+      }
+    });
     return;
   }
   if (from == DType::I32 && to != DType::F32) {

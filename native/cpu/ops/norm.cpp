@@ -1,10 +1,13 @@
 // RMSNorm and LayerNorm over the last axis (weight/bias optional, any float
-// dtype). Statistics in f32 (fast) / double (reference).
+// dtype). Fast path: SIMD sums accumulated in double and a fused
+// (x - mean) * inv * w + b row kernel (vec.h); scalar f32 loops on the
+// generic ISA; double in the reference.
 #include <cmath>
 #include <vector>
 
 #include "../cpu_common.h"
 #include "../kernels.h"
+#include "../vec.h"
 
 namespace engram {
 namespace cpu {
@@ -26,10 +29,36 @@ void cpu_norm(OpCall& c) {
   Lanes li = make_lanes(X.shape(), X.strides(), ax);
   const int64_t D = li.len;
   std::vector<float> w = load_vec(c, 1, D, 1.0f), bias = load_vec(c, 2, D, 0.0f);
+  const VecKernels* vk = vec_kernels();
   dispatch_float(X.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = X.data<T>();
     T* o = O.data<T>();
+    if (vk) {
+      const float* wp = c.has_input(1) ? w.data() : nullptr;
+      const float* bp = c.has_input(2) ? bias.data() : nullptr;
+      parallel_for(li.count, std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+        std::vector<float> buf((size_t)D), ybuf((size_t)D);
+        for (int64_t l = b; l < e; ++l) {
+          const T* xp = x + li.offset(l);
+          T* op = o + l * D;
+          const float* row;
+          if (li.step == 1) {
+            row = row_f32(*vk, xp, D, buf.data());
+          } else {
+            for (int64_t j = 0; j < D; ++j) buf[(size_t)j] = to_f32(xp[j * li.step]);
+            row = buf.data();
+          }
+          const float mean = rms ? 0.0f : (float)(vk->sum(row, D) / (double)D);
+          const double var = vk->sumsq(row, mean, D) / (double)D;
+          const float inv = (float)(1.0 / std::sqrt(var + (double)eps));
+          float* y = out_f32(op, ybuf.data());
+          vk->norm(row, mean, inv, wp, bp, y, D);
+          store_row(*vk, y, op, D);
+        }
+      });
+      return;
+    }
     parallel_for(li.count, std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
       std::vector<float> row((size_t)D);
       for (int64_t l = b; l < e; ++l) {

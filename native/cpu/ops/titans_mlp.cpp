@@ -43,8 +43,10 @@ void get_cols(const float* X, int64_t rows, int64_t w, int64_t sw, int64_t off, 
 void cpu_titans_mlp(OpCall& c) {
   const TitansParams& p = c.p<TitansParams>();
   const MlpDims m = mlp_dims(c);
-  const int64_t d = m.d, dh = m.dh, C = p.chunk, BH = m.B * m.H, nchunks = (m.T + C - 1) / C;
-  const bool mom = p.momentum;
+  const int64_t d = m.d, dh = m.dh, C = p.chunk, BH = m.B * m.H;
+  const mem::ChunkGrid grid{m.T, C, mem::read_offset("titansMlp", c.input(12), C)};
+  const int64_t nchunks = grid.count(), end_off = grid.end_offset();
+  const bool mom = p.momentum, anc_in = grid.off > 0;
   const int64_t sw1 = mom ? 2 * dh : dh, sw2 = mom ? 2 * d : d, P = d * dh;
   const size_t pf = mem::LinChunk::floats(C, d, d);
   const int64_t ns = mem::plan_slices(BH, dh, 32);
@@ -64,10 +66,21 @@ void cpu_titans_mlp(OpCall& c) {
       put_cols(X1.data(), d, dh, sw1, dh, S1l.data());
       put_cols(X2.data(), dh, d, sw2, d, S2l.data());
     }
+    // anchors W1 [d, dh], W2 [dh, d]: the initial ones (the rest of a started chunk), then the final ones
+    std::vector<float> A1((size_t)P), A2((size_t)P);
+    if (anc_in && c.has_input(10)) mem::load_state(c.input(10), b, h, P, A1.data());
+    else get_cols(X1.data(), d, dh, sw1, 0, A1.data());
+    if (anc_in && c.has_input(11)) mem::load_state(c.input(11), b, h, P, A2.data());
+    else get_cols(X2.data(), dh, d, sw2, 0, A2.data());
     std::vector<float> buf(pf), Y;
     mem::MlpScratch scr;
     for (int64_t n = 0; n < nchunks; ++n) {
-      const int64_t t0 = n * C, nn = std::min(C, m.T - t0);
+      const int64_t t0 = grid.start(n), nn = grid.len(n);
+      const bool started = n == 0 && anc_in;  // gradients at the anchors a previous call left
+      if (n == nchunks - 1 && end_off && !started) {  // ending inside this chunk: its start memory is the anchor
+        get_cols(X1.data(), d, dh, sw1, 0, A1.data());
+        get_cols(X2.data(), dh, d, sw2, 0, A2.data());
+      }
       mem::LinChunk ch;
       ch.bind(buf.data(), C, nn, d, d, mom);
       mem::load_rows(c.in[0], b, h, t0, nn, ch.Q, d);
@@ -79,7 +92,9 @@ void cpu_titans_mlp(OpCall& c) {
       mem::lin_prep(ch, C, p.decay);
       Y.resize((size_t)(nn * d));
       const bool last = n == nchunks - 1;
-      mem::mlp_step(ch, C, dh, p.act, {X1.data(), X2.data()}, Y.data(), scr, last && !mom ? S1l.data() : nullptr,
+      mem::MlpState st{X1.data(), X2.data()};
+      if (started) st.A1 = A1.data(), st.A2 = A2.data(), st.lda1 = dh, st.lda2 = d;
+      mem::mlp_step(ch, C, dh, p.act, st, Y.data(), scr, last && !mom ? S1l.data() : nullptr,
                     last && !mom ? S2l.data() : nullptr, ns);
       mem::store_rows(c.out[0], b, h, t0, nn, 0, d, Y.data(), d);
     }
@@ -94,6 +109,12 @@ void cpu_titans_mlp(OpCall& c) {
       }
       mem::store_state(c.out[3], b, h, P, S1l.data());
       mem::store_state(c.out[4], b, h, P, S2l.data());
+      if (!end_off) {  // on a chunk boundary the next chunk starts at the final memory
+        get_cols(X1.data(), d, dh, sw1, 0, A1.data());
+        get_cols(X2.data(), dh, d, sw2, 0, A2.data());
+      }
+      mem::store_state(c.out[5], b, h, P, A1.data());
+      mem::store_state(c.out[6], b, h, P, A2.data());
     }
   };
   // Tasks over heads, and with fewer heads than threads, over hidden-unit slices inside each chunk.
@@ -104,6 +125,7 @@ void cpu_titans_mlp(OpCall& c) {
   } else {
     for (int64_t bh = 0; bh < BH; ++bh) run_head(bh);
   }
+  mem::store_offset(c.out[7], end_off);
 }
 
 
@@ -131,14 +153,18 @@ void ref_titans_mlp(OpCall& c) {
     for (int64_t i = 0; i < P; ++i) tmp[(size_t)i] = (float)src[(size_t)i];
     mem::store_state(c.out[idx], b, h, P, tmp.data());
   };
+  const int64_t off = mem::read_offset("titansMlp", c.input(12), p.chunk);
   for (int64_t b = 0; b < m.B; ++b)
     for (int64_t h = 0; h < m.H; ++h) {
       load(6, b, h, W1);
       load(7, b, h, W2);
       load(8, b, h, S1);
       load(9, b, h, S2);
+      A1 = W1, A2 = W2;  // a chunk a previous call started: its anchors (absent: the initial memory)
+      if (off > 0 && c.has_input(10)) load(10, b, h, A1);
+      if (off > 0 && c.has_input(11)) load(11, b, h, A2);
       for (int64_t t = 0; t < m.T; ++t) {
-        if (t % p.chunk == 0) A1 = W1, A2 = W2;  // stale anchor
+        if ((off + t) % p.chunk == 0) A1 = W1, A2 = W2;  // stale anchor
         for (int64_t i = 0; i < d; ++i) k[(size_t)i] = at4(K, b, t, h, i), v[(size_t)i] = at4(V, b, t, h, i),
                                         q[(size_t)i] = at4(Q, b, t, h, i);
         const double th = at3(TH, b, t, h), a = p.decay ? 1.0 - at3(AL, b, t, h) : 1.0;
@@ -190,8 +216,12 @@ void ref_titans_mlp(OpCall& c) {
         store(2, b, h, W2);
         store(3, b, h, S1);
         store(4, b, h, S2);
+        const bool boundary = (off + m.T) % p.chunk == 0;  // then the next chunk starts at W
+        store(5, b, h, boundary ? W1 : A1);
+        store(6, b, h, boundary ? W2 : A2);
       }
     }
+  mem::store_offset(c.out[7], (off + m.T) % p.chunk);
 }
 
 }  // namespace cpu

@@ -1,10 +1,12 @@
-// Elementwise unary functions. Fast path: contiguous input, parallel flat
-// loop; strided inputs are copied first. Reference: per element, in double
-// where the function allows.
+// Elementwise unary functions. Fast path: contiguous input (strided inputs
+// are copied first), parallel flat loop over the SIMD kernels of vec.h
+// (f16/bf16 converted in chunks), or a scalar loop on the generic ISA.
+// Reference: per element, in double where the function allows.
 #include <cmath>
 
 #include "../cpu_common.h"
 #include "../kernels.h"
+#include "../vec.h"
 #include "engram/hd_math.h"
 
 namespace engram {
@@ -57,10 +59,23 @@ void cpu_unary(OpCall& c) {
   const Tensor& O = c.out[0];
   const UnaryParams p = c.p<UnaryParams>();
   int64_t n = O.numel();
+  const VecKernels* vk = vec_kernels();
   dispatch_float(O.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = X.data<T>();
     T* o = O.data<T>();
+    if (vk) {
+      parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+        float buf[kVecChunk];
+        for (int64_t i = b; i < e; i += kVecChunk) {
+          const int64_t m = std::min(kVecChunk, e - i);
+          float* y = out_f32(o + i, buf);
+          vk->unary(p, row_f32(*vk, x + i, m, buf), y, m);
+          store_row(*vk, y, o + i, m);
+        }
+      });
+      return;
+    }
     parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
       if (p.fn == UnaryFn::SCALE) {
         for (int64_t i = b; i < e; ++i) o[i] = from_f32<T>(p.alpha * to_f32(x[i]) + p.beta);

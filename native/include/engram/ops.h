@@ -54,10 +54,11 @@ namespace engram {
   X(SDPA_WINDOW, "sdpaWindow", 3, 3, 1)                \
   /* test-time memory (native/core/ops/titans.cpp ...) */ \
   X(GATED_DELTA_RULE, "gatedDeltaRule", 5, 6, 2)        \
-  X(TITANS_LINEAR, "titansLinear", 4, 8, 3)            \
-  X(TITANS_MLP, "titansMlp", 4, 10, 5)                \
+  X(TITANS_LINEAR, "titansLinear", 4, 10, 5)           \
+  X(TITANS_MLP, "titansMlp", 4, 13, 8)                \
   X(TTT_LINEAR, "tttLinear", 4, 8, 3)                  \
-  X(TTT_MLP, "tttMlp", 4, 10, 5)                      \
+  X(TTT_MLP, "tttMlp", 4, 10, 5)                       \
+  X(TRELLIS, "trellis", 4, 14, 8)                      \
   /* TNT hierarchical memory (native/core/ops/tnt.cpp, tnt_params.h) */ \
   X(TNT, "tnt", 3, 49, 2)
 

@@ -12,6 +12,11 @@ namespace engram {
 int num_threads();            // threads a parallel_for may use (>= 1)
 void set_num_threads(int n);  // 1 disables threading; clamps to [1, 256]
 bool in_parallel_region();    // true inside a pool task
+// Marks the calling thread latency-sensitive: when the pool is busy with
+// another thread's job, its parallel regions run inline instead of waiting
+// (the addon sets this on the JS thread, so sync calls never queue behind
+// async work).
+void set_never_wait_for_pool(bool on);
 
 // Calls fn(begin, end) on disjoint ranges covering [0, n). Ranges hold at
 // least `grain` items (the last may hold fewer).

@@ -46,9 +46,16 @@ std::string shape_name(int64_t B, int64_t T, int64_t H, int64_t dk, int64_t dv) 
 
 struct TitansCase {
   int64_t B = 1, T = 63, H = 3, dk = 16, dv = 16, C = 16;
+  int64_t offset = -1;  // >= 0: continue a chunk a previous call started (anchor + offset inputs)
   bool mom = true, decay = true, strided = false, state = false, recurrent = false;
   DType dt = DType::F32;
 };
+
+Tensor offset_tensor(int64_t off) {
+  Tensor t = Tensor::empty(Dims{1}, DType::I32, DeviceType::CPU);
+  *t.data<int32_t>() = (int32_t)off;
+  return t;
+}
 
 Case titans_linear_case(const TitansCase& tc, uint64_t seed) {
   Dims qs{tc.B, tc.T, tc.H, tc.dk}, vs{tc.B, tc.T, tc.H, tc.dv}, gs{tc.B, tc.T, tc.H};
@@ -62,13 +69,19 @@ Case titans_linear_case(const TitansCase& tc, uint64_t seed) {
     c.in.push_back(rnd(Dims{tc.B, tc.H, tc.dv, tc.dk}, seed + 6, DType::F32, 0.3f));
     c.in.push_back(rnd(Dims{1, tc.H, tc.dv, tc.dk}, seed + 7, DType::F32, 0.1f));
   }
+  if (tc.offset >= 0) {
+    if (!tc.state) c.in.resize(8);
+    c.in.push_back(rnd(Dims{tc.B, tc.H, tc.dv, tc.dk}, seed + 8, DType::F32, 0.3f));
+    c.in.push_back(offset_tensor(tc.offset));
+  }
   c.attrs.set_number("chunkSize", (double)tc.C);
   c.attrs.set_bool("momentum", tc.mom);
   c.attrs.set_bool("decay", tc.decay);
   if (tc.recurrent) c.attrs.set_string("mode", "recurrent");
   c.name = std::string(dtype_name(tc.dt)) + " " + shape_name(tc.B, tc.T, tc.H, tc.dk, tc.dv) + " C" +
            std::to_string(tc.C) + (tc.mom ? "" : " nomom") + (tc.decay ? "" : " nodecay") +
-           (tc.strided ? " strided" : "") + (tc.state ? " state" : "") + (tc.recurrent ? " recurrent" : "");
+           (tc.strided ? " strided" : "") + (tc.state ? " state" : "") + (tc.recurrent ? " recurrent" : "") +
+           (tc.offset >= 0 ? " offset" + std::to_string(tc.offset) : "");
   c.tol = tc.dt == DType::F32 ? 1e-9 : tol_for(tc.dt);
   return c;
 }
@@ -119,6 +132,7 @@ Case gdn_case(const GdnCase& gc, uint64_t seed) {
 
 struct MlpCase {
   int64_t B = 1, T = 63, H = 3, d = 16, dh = 64, C = 16;
+  int64_t offset = -1;  // >= 0: anchors + offset inputs
   bool mom = true, decay = true, strided = false, state = true, hidden_opt = false;
   const char* act = "gelu";
   DType dt = DType::F32;
@@ -140,6 +154,11 @@ Case titans_mlp_case(const MlpCase& mc, uint64_t seed) {
     c.in.push_back(rnd(Dims{1, mc.H, mc.dh, mc.d}, seed + 7, DType::F32, s2));
     c.in.push_back(rnd(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 8, DType::F32, 0.1f * s1));
     c.in.push_back(rnd(Dims{mc.B, mc.H, mc.dh, mc.d}, seed + 9, DType::F32, 0.1f * s2));
+    if (mc.offset >= 0) {
+      c.in.push_back(rnd(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 10, DType::F32, s1));
+      c.in.push_back(rnd(Dims{1, mc.H, mc.dh, mc.d}, seed + 11, DType::F32, s2));
+      c.in.push_back(offset_tensor(mc.offset));
+    }
   }
   c.attrs.set_number("chunkSize", (double)mc.C);
   c.attrs.set_bool("momentum", mc.mom);
@@ -148,7 +167,8 @@ Case titans_mlp_case(const MlpCase& mc, uint64_t seed) {
   if (mc.hidden_opt) c.attrs.set_number("hidden", (double)mc.dh);
   c.name = std::string(dtype_name(mc.dt)) + " " + shape_name(mc.B, mc.T, mc.H, mc.d, mc.d) + " dh" +
            std::to_string(mc.dh) + " C" + std::to_string(mc.C) + " " + mc.act + (mc.mom ? "" : " nomom") +
-           (mc.decay ? "" : " nodecay") + (mc.strided ? " strided" : "") + (mc.state ? "" : " zero-state");
+           (mc.decay ? "" : " nodecay") + (mc.strided ? " strided" : "") + (mc.state ? "" : " zero-state") +
+           (mc.offset >= 0 ? " offset" + std::to_string(mc.offset) : "");
   c.tol = mc.dt == DType::F32 ? 1e-9 : tol_for(mc.dt);
   return c;
 }
@@ -291,6 +311,19 @@ ENGRAM_PARITY_CASES(titans_mlp) {
     mc.dt = dt, mc.T = 40, mc.C = 16, mc.H = 1;
     cases.push_back(titans_mlp_case(mc, seed += 20));
   }
+  // continuing a started chunk: offset + anchors, ending inside a chunk, on a boundary, T = 1
+  for (int64_t off : {0, 3, 15}) {
+    for (int64_t T : {1, 13, 45}) {
+      MlpCase mc;
+      mc.offset = off, mc.T = T, mc.C = 16, mc.H = 2, mc.mom = T != 13, mc.decay = off != 3;
+      cases.push_back(titans_mlp_case(mc, seed += 20));
+    }
+  }
+  {
+    MlpCase mc;  // one head (hidden-unit slices), long
+    mc.offset = 40, mc.T = 300, mc.H = 1, mc.C = 64, mc.d = 64, mc.dh = 128;
+    cases.push_back(titans_mlp_case(mc, seed += 20));
+  }
 }
 
 ENGRAM_PARITY_CASES(gated_delta_rule) {
@@ -378,6 +411,22 @@ ENGRAM_PARITY_CASES(titans_linear) {
     tc.T = 20, tc.C = 64;
     cases.push_back(titans_linear_case(tc, seed += 10));
     tc.T = 300, tc.C = 128, tc.dk = 32, tc.dv = 40, tc.H = 1;  // a large chunk, partial column slice on CUDA
+    cases.push_back(titans_linear_case(tc, seed += 10));
+  }
+  // continuing a started chunk: offset + anchor; ending inside the first segment, on a boundary, later
+  for (int64_t off : {0, 1, 5, 15}) {
+    for (int64_t T : {1, 11, 15, 40}) {
+      for (int rec = 0; rec < 2; ++rec) {
+        TitansCase tc;
+        tc.offset = off, tc.T = T, tc.C = 16, tc.state = (T + off) % 2 == 0, tc.recurrent = rec;
+        tc.mom = T != 11, tc.decay = off != 5;
+        cases.push_back(titans_linear_case(tc, seed += 10));
+      }
+    }
+  }
+  {
+    TitansCase tc;  // one head (column slices), long, B = 2
+    tc.offset = 50, tc.B = 2, tc.T = 500, tc.H = 1, tc.dk = 64, tc.dv = 60, tc.C = 64, tc.state = true;
     cases.push_back(titans_linear_case(tc, seed += 10));
   }
 }
