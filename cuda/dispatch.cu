@@ -48,6 +48,7 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
     case OpId::TTT_MLP: return nullptr;  // no CUDA kernel yet
     case OpId::TRELLIS: return trellis_cuda_ok(call) ? trellis_cuda : nullptr;
+    case OpId::TNT: return tnt_cuda_ok(call) ? tnt_cuda : nullptr;
     case OpId::COUNT: break;
   }
   return nullptr;

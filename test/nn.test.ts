@@ -267,3 +267,11 @@ test('trellis mixer: prefill + steps equal the forward (chunks crossing the spli
   m.dispose();
   t.throws(() => new nn.Model({ ...HYBRID, layers: [{ mixer: 'trellis', heads: 4, forget: 'both' }] }), { message: /layer 0 \(trellis\): forget/ });
 });
+
+test('tnt mixer (global + two locals, Q-K projection): prefill + step equals the full forward', async (t) => {
+  await prefillStepsVsForward(t, {
+    vocab: 61, dim: 32, mlpHidden: 48,
+    layers: [{ mixer: 'tnt', heads: 2, global: { chunkSize: 8 }, locals: [{ chunkSize: 4, shardLength: 8 }, { chunkSize: 1, shardLength: 12 }] },
+      { mixer: 'tnt', heads: 4, global: null, locals: [{ chunkSize: 2, shardLength: 6, memory: { kind: 'mlp', hidden: 16 } }] }],
+  }, 20, 7, 2);
+});

@@ -18,6 +18,9 @@ void ttt_linear_cuda(OpCall& c);
 bool titans_linear_cuda_ok(const OpCall& c);
 bool gated_delta_rule_cuda_ok(const OpCall& c);
 bool ttt_linear_cuda_ok(const OpCall& c);
+// tnt (cuda/ops/tnt.cu): linear memories; not the 'sequence' projection or simulated devices.
+void tnt_cuda(OpCall& c);
+bool tnt_cuda_ok(const OpCall& c);
 
 // A [B, T, H, D] sequence (any float dtype, any strides) or a [B, T, H] gate.
 struct SeqView {

@@ -21,6 +21,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   kv: async () => (await import('./kv.js')).kvSuite,
   recall: async () => (await import('./recall.js')).recallSuite,
   trellis: async () => (await import('./trellis.js')).trellisSuite,
+  tnt: async () => (await import('./tnt.js')).tntSuite,
 };
 
 export interface BenchOptions {

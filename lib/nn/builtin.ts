@@ -8,3 +8,4 @@ import './titans.js';
 import './gdn.js';
 import './quant_cache.js';
 import './trellis.js';
+import './tnt.js';

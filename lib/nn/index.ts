@@ -33,3 +33,4 @@ export { Model, Block, type ModelConfig, type ModelOptions } from './model.js';
 export { TitansMemory, MagMixer, type TitansMixerConfig } from './titans.js';
 export { GatedDeltaNet, type GdnMixerConfig } from './gdn.js';
 export { QuantAttentionCache, QUANT_CACHE_KINDS, QUANT_CACHE_MAX_TOKENS } from './quant_cache.js';
+export { TNTMemory } from './tnt.js';

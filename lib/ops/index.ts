@@ -7,3 +7,4 @@ export * from './titans.js';
 export * from './ttt.js';
 export type { MemoryActivation, MemoryResult } from './memory_common.js';
 export * from './trellis.js';
+export * from './tnt.js';

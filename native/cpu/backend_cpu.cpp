@@ -60,6 +60,7 @@ KernelPair kernels_for(OpId id) {
     case OpId::TTT_LINEAR: return {cpu_ttt_linear, ref_ttt_linear};
     case OpId::TTT_MLP: return {cpu_ttt_mlp, ref_ttt_mlp};
     case OpId::TRELLIS: return {cpu_trellis, ref_trellis};
+    case OpId::TNT: return {cpu_tnt, ref_tnt};
     case OpId::COUNT: break;
   }
   return {nullptr, nullptr};

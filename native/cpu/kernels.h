@@ -33,6 +33,7 @@ ENGRAM_CPU_KERNEL(titans_mlp)
 ENGRAM_CPU_KERNEL(ttt_linear)
 ENGRAM_CPU_KERNEL(ttt_mlp)
 ENGRAM_CPU_KERNEL(trellis)
+ENGRAM_CPU_KERNEL(tnt)
 #undef ENGRAM_CPU_KERNEL
 
 // Reference dispatch (the parity harness runs every op through it).

@@ -7,3 +7,4 @@ import './titans_linear.js';
 import './titans_mlp.js';
 import './ttt.js';
 import './trellis.js';
+import './tnt.js';

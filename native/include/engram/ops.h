@@ -58,7 +58,9 @@ namespace engram {
   X(TITANS_MLP, "titansMlp", 4, 13, 8)                \
   X(TTT_LINEAR, "tttLinear", 4, 8, 3)                  \
   X(TTT_MLP, "tttMlp", 4, 10, 5)                       \
-  X(TRELLIS, "trellis", 4, 14, 8)
+  X(TRELLIS, "trellis", 4, 14, 8)                      \
+  /* TNT hierarchical memory (native/core/ops/tnt.cpp, tnt_params.h) */ \
+  X(TNT, "tnt", 3, 49, 2)
 
 enum class OpId : uint16_t {
 #define ENGRAM_X(id, name, mi, ma, no) id,
