@@ -141,8 +141,10 @@ export class TitansMemory extends Module implements Mixer {
     const t: NonNullable<MixerStateSpec['tensors']> = { ...this.convs.stateTensors(batch) };
     const learned = (p: Tensor) => () => {
       const z = zeros([batch, ...p.shape], { device: p.device });
-      const r = ops.add(z, p.reshape([1, ...p.shape]));
+      const p1 = p.reshape([1, ...p.shape]);
+      const r = ops.add(z, p1);
       z.dispose();
+      p1.dispose();
       return r;
     };
     if (this.mlp) {
