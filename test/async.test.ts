@@ -4,9 +4,21 @@ import test from 'ava';
 import { ops, randn } from 'engram';
 
 test('matmulAsync leaves the event loop free and equals the sync result', async (t) => {
-  const n = 1024;
-  const a = randn([n, n], { seed: 1 }), b = randn([n, n], { seed: 2 });
-  const sync = ops.matmul(a, b);
+  // Size the work so that 4 products last well over the timer's resolution on
+  // any machine (a 16-core host does 1024^3 in a few ms): grow n until one
+  // synchronous product takes >= 25 ms.
+  let n = 512;
+  let a = randn([n, n], { seed: 1 }), b = randn([n, n], { seed: 2 });
+  let s0 = performance.now();
+  let sync = ops.matmul(a, b);
+  while (performance.now() - s0 < 25 && n < 4096) {
+    for (const x of [a, b, sync]) x.dispose();
+    n *= 2;
+    a = randn([n, n], { seed: 1 });
+    b = randn([n, n], { seed: 2 });
+    s0 = performance.now();
+    sync = ops.matmul(a, b);
+  }
   let ticks = 0;
   const timer = setInterval(() => ticks++, 1);
   const t0 = performance.now();
@@ -15,7 +27,7 @@ test('matmulAsync leaves the event loop free and equals the sync result', async 
   clearInterval(timer);
   const want = sync.toFloat32();
   for (const r of results) t.deepEqual(r.toFloat32(), want);
-  t.log(`timer ticks while 4 async matmuls ran for ${ms.toFixed(0)} ms: ${ticks}`);
+  t.log(`n = ${n}: timer ticks while 4 async matmuls ran for ${ms.toFixed(0)} ms: ${ticks}`);
   t.true(ticks >= Math.min(10, ms / 10), `event loop blocked: ${ticks} ticks in ${ms.toFixed(0)} ms`);
   for (const x of [a, b, sync, ...results]) x.dispose();
 });

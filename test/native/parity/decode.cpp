@@ -25,7 +25,9 @@ ENGRAM_PARITY_CASES(decode) {
                          OpId::SDPA,
                          {rnd(Dims{s.b, s.t, s.h, s.d}, seed++, dt), rnd(Dims{s.b, s.s, s.hkv, s.d}, seed++, dt, 2.0f),
                           rnd(Dims{s.b, s.s, s.hkv, s.dv}, seed++, dt)},
-                         a, dt == DType::F32 ? 1e-10 : 1e-8});
+                         // bf16: outputs are rounded to bf16, so a value near a rounding boundary may
+                         // round the other way on another backend (one ulp = 2^-8 relative).
+                         a, dt == DType::F32 ? 1e-10 : 1e-6});
       }
   // A strided (permuted) K/V cache view.
   Attrs a;
