@@ -532,8 +532,12 @@ Q_TARGET void pack_cells_b(float* y, int n, const float* thr, const float* lut, 
   constexpr int NT = (1 << B) - 1;
   __m256 t[NT];
   for (int i = 0; i < NT; ++i) t[i] = _mm256_set1_ps(thr[i]);
-  const __m256 lo = lut ? _mm256_loadu_ps(lut) : _mm256_setzero_ps();
-  const __m256 hi = lut && B == 4 ? _mm256_loadu_ps(lut + 8) : _mm256_setzero_ps();
+  // The lookup table has 2^B entries: copy it into 16 zero-padded lanes rather
+  // than reading 8 (16) floats past a shorter table.
+  alignas(32) float lp[16] = {};
+  if (lut) std::memcpy(lp, lut, sizeof(float) << B);
+  const __m256 lo = _mm256_load_ps(lp);
+  const __m256 hi = _mm256_load_ps(lp + 8);
   const __m256i sh = _mm256_setr_epi32(0, B, 2 * B, 3 * B, 4 * B, 5 * B, 6 * B, 7 * B);
   for (int k = 0; k + 8 <= n; k += 8) {
     const __m256 v = _mm256_loadu_ps(y + k);

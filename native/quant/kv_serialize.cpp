@@ -144,13 +144,13 @@ QuantConfig get_config(Reader& r) {
   c.residual = (int)resid;
   const uint8_t* lst = r.take((size_t)nlist * 4, "outlier channels");
   c.outliers.resize(nlist);
-  std::memcpy(c.outliers.data(), lst, (size_t)nlist * 4);
+  if (nlist) std::memcpy(c.outliers.data(), lst, (size_t)nlist * 4);  // (memcpy from null is UB even for 0 bytes)
   const uint32_t ncenter = r.get<uint32_t>("center");
   ENGRAM_CHECK(ncenter == 0 || (uint64_t)ncenter == (uint64_t)(heads ? heads : 1) * (uint64_t)c.dim, FORMAT,
                "KVCache.deserialize: center of ", ncenter, " values does not match the quantizer");
   const uint8_t* ctr = r.take((size_t)ncenter * 4, "center");
   c.center.resize(ncenter);
-  std::memcpy(c.center.data(), ctr, (size_t)ncenter * 4);
+  if (ncenter) std::memcpy(c.center.data(), ctr, (size_t)ncenter * 4);
   for (float v : c.center) ENGRAM_CHECK(std::isfinite(v), FORMAT, "KVCache.deserialize: non-finite center");
   return c;
 }

@@ -360,7 +360,9 @@ QTEST(corrupt_serialized_caches_are_rejected) {
                                                (270 - a->layer(0).k.nq) * H * D * 4 +
                                                a->layer(0).v.nq * a->value_quantizer().block_bytes() * H +
                                                (270 - a->layer(0).v.nq) * H * D * 4);
-  QCHECK(*reinterpret_cast<const uint64_t*>(good.data() + hdr - 24) == 270, "located the length field");
+  uint64_t len_field = 0;
+  std::memcpy(&len_field, good.data() + hdr - 24, 8);  // unaligned: no reinterpret_cast
+  QCHECK(len_field == 270, "located the length field");
   b = good;
   put_u64(b, hdr - 24, 600);  // beyond maxTokens
   fix_crc(b);
