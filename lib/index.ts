@@ -48,6 +48,7 @@ export {
   type RecallOptions,
   type RecallReport,
   type RecallRow,
+  type RecallSkip,
   type MemoryAdapter,
   type MemoryInstance,
   type MemorySpec,

@@ -91,3 +91,39 @@ test('a plugged-in adapter runs through the harness; unknown kinds are E_ARG', a
   t.true(r.rows[1].accuracy >= 0.99);
   await t.throwsAsync(() => runRecall({ kinds: ['nope'], print: false }), { instanceOf: EngramError, code: 'E_ARG', message: /registered: / });
 });
+
+test.serial('a kind the device cannot run (E_UNSUPPORTED) is skipped and reported; other errors still fail the run', async (t) => {
+  const failing = (kind: string, code: 'E_UNSUPPORTED' | 'E_NAN') => registerMemory({
+    kind,
+    description: 'fails on its second write',
+    floor: 0,
+    create() {
+      let writes = 0;
+      return {
+        async write() {
+          if (++writes === 2) throw new EngramError(`${kind}: not supported on cuda for these inputs`, code);
+        },
+        async read() {
+          throw new Error('unreachable');
+        },
+        bytes: () => 0,
+        dispose: () => undefined,
+      };
+    },
+  });
+  failing('test-unsupported', 'E_UNSUPPORTED');
+  failing('test-broken', 'E_NAN');
+  const m0 = memory();
+  let last = [0, 0];
+  const r = await runRecall({
+    contexts: [1024, 2048], chunk: 256, kinds: ['test-unsupported', 'full-attention'], print: false, queries: 32,
+    onProgress: (done, total) => (last = [done, total]),
+  });
+  t.deepEqual(r.rows.map((x) => [x.memory, x.context]), [['full-attention', 1024], ['full-attention', 2048]]);
+  t.deepEqual(r.skipped.map((x) => [x.memory, x.context]), [['test-unsupported', 1024], ['test-unsupported', 2048]]);
+  t.regex(r.skipped[0].reason, /not supported on cuda/);
+  t.is(last[0], last[1], 'the progress bar still reaches its end');
+  t.is(memory().tensors, m0.tensors);
+  await t.throwsAsync(() => runRecall({ contexts: [1024], chunk: 256, kinds: ['test-broken'], print: false, queries: 32 }),
+    { instanceOf: EngramError, code: 'E_NAN' });
+});

@@ -14,7 +14,7 @@ import { backends, buildInfo, getNumThreads } from '../backends.js';
 import { recallHtml } from '../bench/report.js';
 import { formatTable } from '../bench/table.js';
 import type { Device } from '../dtype.js';
-import { check } from '../errors.js';
+import { check, EngramError } from '../errors.js';
 import { renderProgress } from '../progress.js';
 import { memoryAdapter, memoryKinds } from './adapters.js';
 import { makeRecallTask, scoreRecall } from './task.js';
@@ -62,11 +62,20 @@ export interface RecallRow {
   readMs: number;
 }
 
+/** A memory kind the device could not run (e.g. no CUDA kernel for it): E_UNSUPPORTED. */
+export interface RecallSkip {
+  memory: string;
+  context: number;
+  reason: string;
+}
+
 export interface RecallReport {
   date: string;
   options: Required<Omit<RecallOptions, 'json' | 'html' | 'print' | 'onProgress'>>;
   machine: { build: ReturnType<typeof buildInfo>; backends: ReturnType<typeof backends>; threads: number };
   rows: RecallRow[];
+  /** Kinds not run at a context because the device has no kernel for them (E_UNSUPPORTED). */
+  skipped: RecallSkip[];
 }
 
 export const RECALL_DEFAULTS = {
@@ -97,15 +106,17 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
     renderProgress('recall', done, total, label, print);
   };
   const rows: RecallRow[] = [];
+  const skipped: RecallSkip[] = [];
   for (const T of o.contexts) {
     const task = makeRecallTask({ context: T, queries: Math.min(o.queries, T), heads: o.heads, keyDim: o.keyDim,
       valueDim: o.valueDim, codebook: o.codebook, seed: o.seed, device: o.device });
     try {
       for (const kind of o.kinds) {
         const mem = memoryAdapter(kind).create({ heads: o.heads, keyDim: o.keyDim, valueDim: o.valueDim, context: T, device: o.device });
+        let t0 = 0;
         try {
           let writeMs = 0;
-          for (let t0 = 0; t0 < T; t0 += o.chunk) {
+          for (; t0 < T; t0 += o.chunk) {
             const t1 = Math.min(T, t0 + o.chunk);
             const k = task.keys.slice(1, t0, t1), v = task.values.slice(1, t0, t1);
             const start = performance.now();
@@ -130,6 +141,11 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
           const bytes = mem.bytes();
           rows.push({ memory: kind, context: T, accuracy, bytes, tokensPerSec: ((T + task.sizes.queries) * 1000) / (writeMs + readMs), writeMs, readMs });
           tick(`${kind} T=${T} read`);
+        } catch (e) {
+          // A kind the device cannot run (no kernel there) is reported, not fatal: the others still run.
+          if (!(e instanceof EngramError) || e.code !== 'E_UNSUPPORTED') throw e;
+          skipped.push({ memory: kind, context: T, reason: e.message });
+          for (let n = Math.ceil(Math.min(t0, T) / o.chunk); n <= Math.ceil(T / o.chunk); n++) tick(`${kind} T=${T} skipped`);
         } finally {
           mem.dispose();
         }
@@ -144,6 +160,7 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
     options: rest as RecallReport['options'],
     machine: { build: buildInfo(), backends: backends(), threads: getNumThreads() },
     rows,
+    skipped,
   };
   if (print) {
     console.log(`\n## recall: ${o.heads} heads, Dk=${o.keyDim}, Dv=${o.valueDim}, ${o.codebook} classes, ${o.queries} queries, seed ${o.seed}\n`);
@@ -152,6 +169,10 @@ export async function runRecall(opts: RecallOptions = {}): Promise<RecallReport>
       memory: r.memory, context: r.context, accuracy: r.accuracy, state: size(r.bytes),
       'tokens/s': Math.round(r.tokensPerSec), 'write ms': r.writeMs, 'read ms': r.readMs,
     }))));
+    for (const k of [...new Set(skipped.map((x) => x.memory))]) {
+      const first = skipped.find((x) => x.memory === k)!;
+      console.log(`\nnot run on ${o.device}: ${k} (${first.reason})`);
+    }
   }
   if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2));
   if (opts.html) writeFileSync(opts.html, recallHtml(report));
