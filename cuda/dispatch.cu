@@ -44,9 +44,9 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::SDPA_WINDOW: return sdpa_window_supported(call) ? launch_sdpa_window : nullptr;
     case OpId::GATED_DELTA_RULE: return gated_delta_rule_cuda_ok(call) ? gated_delta_rule_cuda : nullptr;
     case OpId::TITANS_LINEAR: return titans_linear_cuda_ok(call) ? titans_linear_cuda : nullptr;
-    case OpId::TITANS_MLP: return nullptr;  // no CUDA kernel yet
+    case OpId::TITANS_MLP: return titans_mlp_cuda_ok(call) ? titans_mlp_cuda : nullptr;
     case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
-    case OpId::TTT_MLP: return nullptr;  // no CUDA kernel yet
+    case OpId::TTT_MLP: return ttt_mlp_cuda_ok(call) ? ttt_mlp_cuda : nullptr;
     case OpId::TRELLIS: return trellis_cuda_ok(call) ? trellis_cuda : nullptr;
     case OpId::TNT: return tnt_cuda_ok(call) ? tnt_cuda : nullptr;
     case OpId::COUNT: break;

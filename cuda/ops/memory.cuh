@@ -5,6 +5,7 @@
 #pragma once
 #include "../common.cuh"
 #include "engram/memory_hd.h"
+#include "../hd/titans_mlp_body.h"
 
 namespace engram {
 namespace cuda {
@@ -13,14 +14,40 @@ namespace cuda {
 void titans_linear_cuda(OpCall& c);
 void gated_delta_rule_cuda(OpCall& c);
 void ttt_linear_cuda(OpCall& c);
+void titans_mlp_cuda(OpCall& c);  // cuda/ops/titans_mlp.cu: token loop, any chunk size
 // The fused kernels keep a chunk and a state slice in shared memory: chunk
 // <= 64, head dims <= 128 (and the shared memory of the device).
 bool titans_linear_cuda_ok(const OpCall& c);
 bool gated_delta_rule_cuda_ok(const OpCall& c);
 bool ttt_linear_cuda_ok(const OpCall& c);
+bool titans_mlp_cuda_ok(const OpCall& c);
+void ttt_mlp_cuda(OpCall& c);  // cuda/ops/ttt_mlp.cu: token loop
+bool ttt_mlp_cuda_ok(const OpCall& c);
 // tnt (cuda/ops/tnt.cu): linear memories; not the 'sequence' projection or simulated devices.
 void tnt_cuda(OpCall& c);
 bool tnt_cuda_ok(const OpCall& c);
+
+// Views for the token-loop bodies of cuda/hd/{titans,ttt}_mlp_body.h (cuda/ops/titans_mlp.cu):
+// a sequence/gate, and an f32 state [B|1, H, R(, C)] or head parameter [H, D] (read as (0, h, j, 0)).
+MlpSeq mlp_seq_view(const Tensor& t);
+MlpState mlp_state_view(const Tensor& s);
+
+// The block executor of the token-loop bodies (titans_mlp_block, ttt_mlp_block).
+struct BlockExec {
+  __device__ int tid() const { return (int)threadIdx.x; }
+  __device__ int nt() const { return (int)blockDim.x; }
+  __device__ void sync() const { __syncthreads(); }
+  // out[r] = M[r, :] . x for r < m (M row-major [m, w]); one warp per row.
+  __device__ void rows_dot(const float* M, const float* x, int m, int w, float* out) const {
+    const int warp = (int)threadIdx.x / 32, lane = (int)threadIdx.x % 32, nw = (int)blockDim.x / 32;
+    for (int r = warp; r < m; r += nw) {
+      float acc = 0.0f;
+      for (int e = lane; e < w; e += 32) acc += M[(int64_t)r * w + e] * x[e];
+      acc = warp_reduce(acc, AddOp{});
+      if (lane == 0) out[r] = acc;
+    }
+  }
+};
 
 // A [B, T, H, D] sequence (any float dtype, any strides) or a [B, T, H] gate.
 struct SeqView {

@@ -6,7 +6,7 @@
 //   Zb = Q W + b - (Cm * (Q K^T [+ 1])) G;  o = [Q +] [LN](Zb)
 //   W -= K^T diag(Cm[n-1]) G;  b -= Cm[n-1] G
 // SIMT f32 out of shared memory; limits from shared memory (dk = dv = 128
-// with C = 16, or 64 with C = 64). tttMlp has no CUDA kernel (E_UNSUPPORTED).
+// with C = 16, or 64 with C = 64). tttMlp: cuda/ops/ttt_mlp.cu.
 #include "memory.cuh"
 
 namespace engram {

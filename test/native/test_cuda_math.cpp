@@ -8,11 +8,16 @@
 // host replays of the warp/block algorithms of the lane kernels (butterfly
 // merges, the chunked scan with carry), and thread-by-thread replays of the
 // GEMM (SIMT and tensor-core tilings) and flash-attention kernels built from
-// the same tile functions the kernels call. Ends with "N passed, N failed".
+// the same tile functions the kernels call, and the titansMlp token loop run
+// by 1 and by 5 real threads with a barrier for __syncthreads (a block
+// emulation). Ends with "N passed, N failed".
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -22,6 +27,8 @@
 #include "../../cuda/hd/index.h"
 #include "../../cuda/hd/online.h"
 #include "../../cuda/hd/sdpa_tile.h"
+#include "../../cuda/hd/titans_mlp_body.h"
+#include "../../cuda/hd/ttt_mlp_body.h"
 #include "cpu/cpu_common.h"
 #include "cpu/kernels.h"
 #include "engram/alloc.h"
@@ -805,6 +812,421 @@ void test_sdpa() {
             randn_t(Dims{1, 0, 2, 8}, next()), nc, 0, 1e-10);
 }
 
+
+// ---- titansMlp: the kernel's loop body (cuda/hd/titans_mlp_body.h) ------------
+
+// A barrier for the emulated block's __syncthreads.
+struct Barrier {
+  std::mutex m;
+  std::condition_variable cv;
+  int n, count = 0, gen = 0;
+  explicit Barrier(int n_) : n(n_) {}
+  void wait() {
+    std::unique_lock<std::mutex> l(m);
+    const int g = gen;
+    if (++count == n) {
+      count = 0;
+      ++gen;
+      cv.notify_all();
+    } else {
+      cv.wait(l, [&] { return g != gen; });
+    }
+  }
+};
+
+// Thread `id` of an emulated block of `n` threads (n = 1: a plain sequential run).
+struct EmuExec {
+  int id, n;
+  Barrier* bar;
+  int tid() const { return id; }
+  int nt() const { return n; }
+  void sync() const {
+    if (n > 1) bar->wait();
+  }
+  // Rows go to threads in the reverse of the elementwise loops' order (on the
+  // GPU a warp per row: other threads than the next phase's), and each thread
+  // yields before writing, so a missing sync() shows up as a wrong result.
+  void rows_dot(const float* M, const float* x, int m, int w, float* out) const {
+    for (int r = n - 1 - id; r < m; r += n) {
+      float acc = 0.0f;
+      for (int e = 0; e < w; ++e) acc += M[(int64_t)r * w + e] * x[e];
+      if (n > 1) std::this_thread::yield();
+      out[r] = acc;
+    }
+  }
+};
+
+MlpSeq mlp_view(const Tensor& t) {
+  if (!t.defined()) return MlpSeq{nullptr, DType::F32, 0, 0, 0, 0};
+  return MlpSeq{t.raw(), t.dtype(), t.stride(0), t.stride(1), t.stride(2), t.ndim() == 4 ? t.stride(3) : 0};
+}
+// As cuda/ops/titans_mlp.cu's mlp_state_view: 4-D/3-D states, [H, D] head parameters.
+MlpState mlp_sview(const Tensor& s) {
+  if (!s.defined() || s.numel() == 0) return MlpState{nullptr, 0, 0, 0, 0};
+  float* p = const_cast<float*>(s.data<float>());
+  const int nd = s.ndim();
+  if (nd == 2) return MlpState{p, 0, s.stride(0), s.stride(1), 0};
+  return MlpState{p, s.size(0) == 1 ? 0 : s.stride(0), s.stride(1), s.stride(2), nd > 3 ? s.stride(3) : 0};
+}
+
+// Runs body(bh, exec) for every (b, h) on an emulated block of `nthreads` threads.
+template <class Body>
+void emulate_blocks(int BH, int smem_floats, int nthreads, const Body& body) {
+  for (int bh = 0; bh < BH; ++bh) {
+    std::vector<float> sm((size_t)smem_floats, NAN);
+    Barrier bar(nthreads);
+    std::vector<std::thread> th;
+    for (int i = 1; i < nthreads; ++i) th.emplace_back([&, i] { body(bh, sm.data(), EmuExec{i, nthreads, &bar}); });
+    body(bh, sm.data(), EmuExec{0, nthreads, &bar});
+    for (auto& x : th) x.join();
+  }
+}
+
+Tensor gate_t(const Dims& s, uint64_t seed, float lo, float hi) {
+  Tensor t = rand_uniform(s, seed);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = lo + (hi - lo) * p[i];
+  return t;
+}
+
+struct MlpEmuCase {
+  int64_t B = 1, T = 37, H = 2, d = 16, dh = 48, C = 16;
+  int64_t offset = -1;  // >= 0: anchors + offset inputs
+  bool mom = true, decay = true, state = true, strided = false;
+  const char* act = "gelu";
+  DType dt = DType::F32;
+};
+
+void titans_mlp_case(const MlpEmuCase& mc, uint64_t seed) {
+  Dims qs{mc.B, mc.T, mc.H, mc.d}, gs{mc.B, mc.T, mc.H};
+  // q, k of norm ~1 and milder gates, as the parity cases: a diverging memory would compare overflow.
+  const float qk = 1.0f / std::sqrt((float)mc.d);
+  auto seqt = [&](uint64_t sd) {
+    if (!mc.strided) return randn_t(qs, sd, mc.dt, qk);
+    return randn_t(Dims{mc.B, mc.T, mc.d, mc.H}, sd, mc.dt, qk).permute({0, 1, 3, 2});  // [B, T, D, H] viewed as [B, T, H, D]
+  };
+  std::vector<Tensor> in = {seqt(seed), seqt(seed + 1), randn_t(qs, seed + 2, mc.dt, 0.5f),
+                            gate_t(gs, seed + 3, 0.02f, 0.15f)};
+  in.push_back(mc.decay ? gate_t(gs, seed + 4, 0.0f, 0.05f) : Tensor());
+  in.push_back(mc.mom ? gate_t(gs, seed + 5, 0.3f, 0.8f) : Tensor());
+  const float s1 = 1.0f / std::sqrt((float)mc.dh), s2 = 1.0f / std::sqrt((float)mc.d);
+  if (mc.state) {
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 6, DType::F32, s1));
+    in.push_back(randn_t(Dims{1, mc.H, mc.dh, mc.d}, seed + 7, DType::F32, s2));  // batch-1 broadcast
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 8, DType::F32, 0.1f * s1));
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.dh, mc.d}, seed + 9, DType::F32, 0.1f * s2));
+  }
+  if (mc.offset >= 0) {
+    in.resize(10);
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.d, mc.dh}, seed + 10, DType::F32, s1));
+    in.push_back(randn_t(Dims{1, mc.H, mc.dh, mc.d}, seed + 11, DType::F32, s2));
+    Tensor off = Tensor::empty(Dims{1}, DType::I32);
+    *off.data<int32_t>() = (int32_t)mc.offset;
+    in.push_back(off);
+  }
+  Attrs at;
+  at.set_number("chunkSize", (double)mc.C);
+  at.set_bool("momentum", mc.mom);
+  at.set_bool("decay", mc.decay);
+  at.set_string("activation", mc.act);
+  at.set_number("hidden", (double)mc.dh);
+  OpCall ref;
+  ref.op = OpId::TITANS_MLP;
+  ref.in = in;
+  parse_op(ref, at);
+  prepare_op(ref);
+  cpu::run_reference(ref);
+
+  const std::string name = std::string("titansMlp replay ") + dtype_name(mc.dt) + " B" + std::to_string(mc.B) + " T" +
+                           std::to_string(mc.T) + " H" + std::to_string(mc.H) + " d" + std::to_string(mc.d) + " dh" +
+                           std::to_string(mc.dh) + " C" + std::to_string(mc.C) + " " + mc.act + (mc.mom ? "" : " nomom") +
+                           (mc.decay ? "" : " nodecay") + (mc.state ? "" : " zero-state") + (mc.strided ? " strided" : "") +
+                           (mc.offset >= 0 ? " offset" + std::to_string(mc.offset) : "");
+  for (int nthreads : {1, 5}) {
+    OpCall c;
+    c.op = OpId::TITANS_MLP;
+    c.in = in;
+    parse_op(c, at);
+    prepare_op(c);  // outputs allocated (NaN-poisoned): every element must be written
+    const TitansParams& p = c.p<TitansParams>();
+    TitansMlpArgs a;
+    a.q = mlp_view(in[0]);
+    a.k = mlp_view(in[1]);
+    a.v = mlp_view(in[2]);
+    a.theta = mlp_view(in[3]);
+    a.alpha = mlp_view(c.input(4));
+    a.eta = mlp_view(c.input(5));
+    a.W1_0 = mlp_sview(c.input(6));
+    a.W2_0 = mlp_sview(c.input(7));
+    a.S1_0 = mlp_sview(c.input(8));
+    a.S2_0 = mlp_sview(c.input(9));
+    a.A1_0 = mlp_sview(c.input(10));
+    a.A2_0 = mlp_sview(c.input(11));
+    a.W1f = mlp_sview(c.out[1]);
+    a.W2f = mlp_sview(c.out[2]);
+    a.S1f = mlp_sview(c.out[3]);
+    a.S2f = mlp_sview(c.out[4]);
+    a.A1f = mlp_sview(c.out[5]);
+    a.A2f = mlp_sview(c.out[6]);
+    a.o = c.out[0].raw();
+    a.odt = c.out[0].dtype();
+    a.B = (int)mc.B;
+    a.T = (int)mc.T;
+    a.H = (int)mc.H;
+    a.d = (int)mc.d;
+    a.dh = (int)mc.dh;
+    a.C = (int)mc.C;
+    a.offset = mc.offset > 0 ? (int)mc.offset : 0;
+    a.mom = p.momentum;
+    a.decay = p.decay;
+    a.act = p.act;
+    std::vector<float> ws((size_t)(mc.B * mc.H * 6 * mc.d * mc.dh), NAN);
+    a.ws = ws.data();
+    for (int bh = 0; bh < mc.B * mc.H; ++bh) {
+      std::vector<float> sm((size_t)titans_mlp_smem_floats((int)mc.d, (int)mc.dh), NAN);
+      Barrier bar(nthreads);
+      std::vector<std::thread> th;
+      for (int i = 1; i < nthreads; ++i) th.emplace_back([&, i] { titans_mlp_block(a, bh, sm.data(), EmuExec{i, nthreads, &bar}); });
+      titans_mlp_block(a, bh, sm.data(), EmuExec{0, nthreads, &bar});
+      for (auto& x : th) x.join();
+    }
+    const std::string tag = name + (nthreads > 1 ? " [5 threads]" : " [1 thread]");
+    const double tol = mc.dt == DType::F32 ? 1e-9 : 1e-5;  // bf16/f16 outputs: rounding of the output
+    expect_close(ref.out[0], as_floats(c.out[0]), tol, tag + " o");
+    const char* st[] = {"W1", "W2", "S1", "S2", "A1", "A2"};
+    for (int i = 1; i <= 6; ++i) expect_close(ref.out[(size_t)i], as_floats(c.out[(size_t)i]), 1e-9, tag + " " + st[i - 1]);
+  }
+}
+
+void test_titans_mlp() {
+  uint64_t seed = 9100;
+  MlpEmuCase base;
+  for (int64_t C : {1, 4, 16, 64}) {
+    MlpEmuCase c = base;
+    c.C = C;
+    titans_mlp_case(c, seed += 20);
+  }
+  {
+    MlpEmuCase c = base;
+    c.mom = false;
+    titans_mlp_case(c, seed += 20);
+    c.decay = false;
+    titans_mlp_case(c, seed += 20);
+    c.mom = true;
+    titans_mlp_case(c, seed += 20);
+  }
+  for (const char* act : {"geluTanh", "silu", "relu", "tanh"}) {
+    MlpEmuCase c = base;
+    c.act = act;
+    titans_mlp_case(c, seed += 20);
+  }
+  for (int64_t off : {0, 5, 15}) {
+    MlpEmuCase c = base;
+    c.offset = off;
+    titans_mlp_case(c, seed += 20);
+  }
+  {
+    MlpEmuCase c = base;
+    c.state = false;
+    titans_mlp_case(c, seed += 20);
+  }
+  {
+    MlpEmuCase c = base;
+    c.T = 1;
+    c.offset = 7;
+    titans_mlp_case(c, seed += 20);
+  }
+  {
+    MlpEmuCase c = base;
+    c.B = 2;
+    c.H = 3;
+    c.d = 20;
+    c.dh = 33;
+    c.C = 8;
+    c.strided = true;
+    titans_mlp_case(c, seed += 20);
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    MlpEmuCase c = base;
+    c.dt = dt;
+    titans_mlp_case(c, seed += 20);
+  }
+  {
+    MlpEmuCase c = base;  // a longer run with several chunks, d 64, dh 256 (the model shape)
+    c.T = 70;
+    c.H = 1;
+    c.d = 64;
+    c.dh = 256;
+    c.C = 32;
+    titans_mlp_case(c, seed += 20);
+  }
+}
+
+
+struct TttEmuCase {
+  int64_t B = 1, T = 37, H = 2, dk = 16, dv = 16, dh = 40, C = 8;
+  bool ln = true, residual = true, bias = true, token_idx = false, state = true, ln_params = true, strided = false;
+  const char* act = "geluTanh";
+  DType dt = DType::F32;
+};
+
+void ttt_mlp_case(const TttEmuCase& mc, uint64_t seed) {
+  Dims qs{mc.B, mc.T, mc.H, mc.dk}, vs{mc.B, mc.T, mc.H, mc.dv}, gs{mc.B, mc.T, mc.H};
+  const float qk = 1.0f / std::sqrt((float)mc.dk);
+  auto seqt = [&](uint64_t sd) {
+    if (!mc.strided) return randn_t(qs, sd, mc.dt, qk);
+    return randn_t(Dims{mc.B, mc.T, mc.dk, mc.H}, sd, mc.dt, qk).permute({0, 1, 3, 2});
+  };
+  std::vector<Tensor> in = {seqt(seed), seqt(seed + 1), randn_t(vs, seed + 2, mc.dt, 0.5f), gate_t(gs, seed + 3, 0.05f, 0.5f)};
+  if (mc.ln && mc.ln_params) {
+    Tensor g = gate_t(Dims{mc.H, mc.dv}, seed + 4, 0.5f, 1.5f);
+    in.push_back(g);
+    in.push_back(randn_t(Dims{mc.H, mc.dv}, seed + 5, DType::F32, 0.1f));
+  } else {
+    in.push_back(Tensor());
+    in.push_back(Tensor());
+  }
+  if (mc.state) {
+    const float s1 = 1.0f / std::sqrt((float)mc.dk), s2 = 1.0f / std::sqrt((float)mc.dh);
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.dk, mc.dh}, seed + 6, DType::F32, s1));
+    in.push_back(mc.bias ? randn_t(Dims{mc.B, mc.H, mc.dh}, seed + 7, DType::F32, 0.1f) : Tensor());
+    in.push_back(randn_t(Dims{1, mc.H, mc.dh, mc.dv}, seed + 8, DType::F32, s2));  // batch-1 broadcast
+    in.push_back(mc.bias ? randn_t(Dims{mc.B, mc.H, mc.dv}, seed + 9, DType::F32, 0.1f) : Tensor());
+  }
+  Attrs at;
+  at.set_number("chunkSize", (double)mc.C);
+  at.set_bool("layerNorm", mc.ln);
+  at.set_bool("residual", mc.residual);
+  at.set_bool("bias", mc.bias);
+  at.set_bool("tokenIdx", mc.token_idx);
+  at.set_string("activation", mc.act);
+  at.set_number("hidden", (double)mc.dh);
+  OpCall ref;
+  ref.op = OpId::TTT_MLP;
+  ref.in = in;
+  parse_op(ref, at);
+  prepare_op(ref);
+  cpu::run_reference(ref);
+  const std::string name = std::string("tttMlp replay ") + dtype_name(mc.dt) + " B" + std::to_string(mc.B) + " T" +
+                           std::to_string(mc.T) + " H" + std::to_string(mc.H) + " dk" + std::to_string(mc.dk) + " dv" +
+                           std::to_string(mc.dv) + " dh" + std::to_string(mc.dh) + " C" + std::to_string(mc.C) + " " +
+                           mc.act + (mc.ln ? "" : " noLN") + (mc.residual ? "" : " nores") + (mc.bias ? "" : " nobias") +
+                           (mc.token_idx ? " tokenIdx" : "") + (mc.state ? "" : " zero-state") +
+                           (mc.ln_params ? "" : " no-ln-params") + (mc.strided ? " strided" : "");
+  for (int nthreads : {1, 5}) {
+    OpCall c;
+    c.op = OpId::TTT_MLP;
+    c.in = in;
+    parse_op(c, at);
+    prepare_op(c);
+    const TttParams& p = c.p<TttParams>();
+    TttMlpArgs a;
+    a.q = mlp_view(in[0]);
+    a.k = mlp_view(in[1]);
+    a.v = mlp_view(in[2]);
+    a.eta = mlp_view(in[3]);
+    a.gamma = mlp_sview(c.input(4));
+    a.beta = mlp_sview(c.input(5));
+    a.W1_0 = mlp_sview(c.input(6));
+    a.b1_0 = mlp_sview(c.input(7));
+    a.W2_0 = mlp_sview(c.input(8));
+    a.b2_0 = mlp_sview(c.input(9));
+    a.W1f = mlp_sview(c.out[1]);
+    a.b1f = mlp_sview(c.out[2]);
+    a.W2f = mlp_sview(c.out[3]);
+    a.b2f = mlp_sview(c.out[4]);
+    a.o = c.out[0].raw();
+    a.odt = c.out[0].dtype();
+    a.B = (int)mc.B;
+    a.T = (int)mc.T;
+    a.H = (int)mc.H;
+    a.dk = (int)mc.dk;
+    a.dv = (int)mc.dv;
+    a.dh = (int)mc.dh;
+    a.C = (int)mc.C;
+    a.layer_norm = p.layer_norm;
+    a.residual = p.residual;
+    a.bias = p.bias;
+    a.token_idx = p.token_idx;
+    a.eps = p.eps;
+    a.act = p.act;
+    std::vector<float> ws((size_t)(mc.B * mc.H * ttt_mlp_ws_floats((int)mc.dk, (int)mc.dv, (int)mc.dh)), NAN);
+    a.ws = ws.data();
+    emulate_blocks((int)(mc.B * mc.H), ttt_mlp_smem_floats((int)mc.dk, (int)mc.dv, (int)mc.dh), nthreads,
+                   [&](int bh, float* sm, const EmuExec& x) { ttt_mlp_block(a, bh, sm, x); });
+    const std::string tag = name + (nthreads > 1 ? " [5 threads]" : " [1 thread]");
+    const double tol = mc.dt == DType::F32 ? 1e-9 : 1e-5;
+    expect_close(ref.out[0], as_floats(c.out[0]), tol, tag + " o");
+    const char* st[] = {"W1", "b1", "W2", "b2"};
+    for (int i = 1; i <= 4; ++i)
+      if (c.out[(size_t)i].numel()) expect_close(ref.out[(size_t)i], as_floats(c.out[(size_t)i]), 1e-9, tag + " " + st[i - 1]);
+  }
+}
+
+void test_ttt_mlp() {
+  uint64_t seed = 9700;
+  TttEmuCase base;
+  for (int64_t C : {1, 4, 8, 64}) {
+    TttEmuCase c = base;
+    c.C = C;
+    ttt_mlp_case(c, seed += 20);
+  }
+  {
+    TttEmuCase c = base;
+    c.token_idx = true;
+    ttt_mlp_case(c, seed += 20);
+    c.ln = false;
+    ttt_mlp_case(c, seed += 20);
+    c.ln = true;
+    c.residual = false;
+    c.dv = 12;  // no residual: dk != dv allowed
+    ttt_mlp_case(c, seed += 20);
+    c.bias = false;
+    ttt_mlp_case(c, seed += 20);
+  }
+  {
+    TttEmuCase c = base;
+    c.ln_params = false;
+    ttt_mlp_case(c, seed += 20);
+    c.state = false;
+    ttt_mlp_case(c, seed += 20);
+  }
+  for (const char* act : {"gelu", "silu", "relu", "tanh"}) {
+    TttEmuCase c = base;
+    c.act = act;
+    ttt_mlp_case(c, seed += 20);
+  }
+  {
+    TttEmuCase c = base;
+    c.B = 2;
+    c.H = 3;
+    c.dk = c.dv = 20;
+    c.dh = 33;
+    c.C = 5;
+    c.strided = true;
+    ttt_mlp_case(c, seed += 20);
+  }
+  {
+    TttEmuCase c = base;
+    c.T = 1;
+    ttt_mlp_case(c, seed += 20);
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    TttEmuCase c = base;
+    c.dt = dt;
+    ttt_mlp_case(c, seed += 20);
+  }
+  {
+    TttEmuCase c = base;  // the model shape: d 64, dh 256, several mini-batches
+    c.T = 50;
+    c.H = 1;
+    c.dk = c.dv = 64;
+    c.dh = 256;
+    c.C = 16;
+    ttt_mlp_case(c, seed += 20);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -813,7 +1235,8 @@ int main(int argc, char** argv) {
   set_poison(true);
   const std::pair<const char*, std::function<void()>> groups[] = {
       {"casts", test_casts},   {"unary/binary", test_unary_binary}, {"index", test_index},
-      {"lanes", test_lane_algorithms}, {"gemm", test_gemm}, {"sdpa", test_sdpa}};
+      {"lanes", test_lane_algorithms}, {"gemm", test_gemm}, {"sdpa", test_sdpa},
+      {"titansMlp", test_titans_mlp}, {"tttMlp", test_ttt_mlp}};
   for (const auto& g : groups) {
     try {
       g.second();

@@ -13,8 +13,8 @@
  * with z ~ N(0, 4) (E by quadrature), so one write moves M(k) a fraction
  * RECALL_STEP of the way to v, as for the linear memories. Read:
  * y = q + W1 tanh(W2 q) with the final weights.
- * titansMlp has no CUDA kernel: with device 'cuda' the memory runs on the
- * CPU (inputs copied over, reads copied back).
+ * titansMlp's CUDA kernel has not run on a GPU yet: with device 'cuda' this
+ * kind still runs the memory on the CPU (inputs copied over, reads copied back).
  * Floor 0.025 at the default sizes (4K context; ≈ 5% measured, about the
  * linear memory's with 8× its state; Dh = 8·Dk reached ≈ 7% in a side run).
  */
