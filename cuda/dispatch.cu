@@ -42,8 +42,15 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::CAUSAL_CONV1D: return launch_causal_conv1d;
     case OpId::ROPE: return launch_rope;
     case OpId::SDPA_WINDOW: return sdpa_window_supported(call) ? launch_sdpa_window : nullptr;
-    case OpId::GATED_DELTA_RULE: return gated_delta_rule_cuda_ok(call) ? gated_delta_rule_cuda : nullptr;
-    case OpId::TITANS_LINEAR: return titans_linear_cuda_ok(call) ? titans_linear_cuda : nullptr;
+    // The fused chunk kernels where they fit; else the token loops (the same function; mode 'recurrent' too).
+    case OpId::GATED_DELTA_RULE:
+      return gated_delta_rule_cuda_ok(call)         ? gated_delta_rule_cuda
+             : gated_delta_rule_token_cuda_ok(call) ? gated_delta_rule_token_cuda
+                                                    : nullptr;
+    case OpId::TITANS_LINEAR:
+      return titans_linear_cuda_ok(call)         ? titans_linear_cuda
+             : titans_linear_token_cuda_ok(call) ? titans_linear_token_cuda
+                                                 : nullptr;
     case OpId::TITANS_MLP: return titans_mlp_cuda_ok(call) ? titans_mlp_cuda : nullptr;
     case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
     case OpId::TTT_MLP: return ttt_mlp_cuda_ok(call) ? ttt_mlp_cuda : nullptr;

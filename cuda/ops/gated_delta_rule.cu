@@ -6,7 +6,7 @@
 //   row with hd_ut_elem); W = T (e^G K); U = T V; Vn = U - W S;
 //   O = scale e^G Q S + tril(scale Gamma * Q K^T) Vn;  S = e^{G_n} S + (e^{G_n - G} K)^T Vn
 // SIMT f32 out of shared memory; chunk and head dims limited by shared memory
-// (C = 64 with dk = 128 fits an A100). The recurrent mode has no CUDA kernel.
+// (C = 64 with dk = 128 fits an A100). The recurrent mode and larger shapes: memory_token.cu.
 #include "memory.cuh"
 
 namespace engram {

@@ -22,6 +22,11 @@ bool gated_delta_rule_cuda_ok(const OpCall& c);
 bool ttt_linear_cuda_ok(const OpCall& c);
 bool titans_mlp_cuda_ok(const OpCall& c);
 void ttt_mlp_cuda(OpCall& c);  // cuda/ops/ttt_mlp.cu: token loop
+// Token loops (cuda/ops/memory_token.cu): mode 'recurrent' and shapes the fused kernels cannot hold.
+void titans_linear_token_cuda(OpCall& c);
+bool titans_linear_token_cuda_ok(const OpCall& c);
+void gated_delta_rule_token_cuda(OpCall& c);
+bool gated_delta_rule_token_cuda_ok(const OpCall& c);
 bool ttt_mlp_cuda_ok(const OpCall& c);
 // tnt (cuda/ops/tnt.cu): linear memories; not the 'sequence' projection or simulated devices.
 void tnt_cuda(OpCall& c);

@@ -14,7 +14,7 @@
 // on load); compiled for sm_80/sm_90, exercised by the parity cases where a
 // GPU is present. Limits: the chunk, Q/K and the slice must fit in shared
 // memory (C = 64 with dk = 128, C = 128 with dk = 64 on an H100). The
-// recurrent mode has no CUDA kernel (E_UNSUPPORTED); titansMlp: cuda/ops/titans_mlp.cu.
+// recurrent mode and larger shapes run the token loop (memory_token.cu); titansMlp: titans_mlp.cu.
 #include "memory.cuh"
 #include "../../native/core/ops/memory_common.h"  // mem::read_offset
 

@@ -29,6 +29,7 @@
 #include "../../cuda/hd/sdpa_tile.h"
 #include "../../cuda/hd/titans_mlp_body.h"
 #include "../../cuda/hd/ttt_mlp_body.h"
+#include "../../cuda/hd/memory_token_body.h"
 #include "cpu/cpu_common.h"
 #include "cpu/kernels.h"
 #include "engram/alloc.h"
@@ -1227,6 +1228,240 @@ void test_ttt_mlp() {
   }
 }
 
+
+// ---- titansLinear / gatedDeltaRule token loops (cuda/hd/memory_token_body.h) ----
+
+struct TokCase {
+  int64_t B = 1, T = 45, H = 2, dk = 16, dv = 12, C = 16;
+  int64_t offset = -1;
+  bool mom = true, decay = true, state = true, strided = false, recurrent = false;
+  DType dt = DType::F32;
+};
+
+std::string tok_name(const char* op, const TokCase& c) {
+  return std::string(op) + " token loop " + dtype_name(c.dt) + " B" + std::to_string(c.B) + " T" + std::to_string(c.T) +
+         " H" + std::to_string(c.H) + " dk" + std::to_string(c.dk) + " dv" + std::to_string(c.dv) + " C" +
+         std::to_string(c.C) + (c.mom ? "" : " nomom") + (c.decay ? "" : " nodecay") + (c.state ? "" : " zero-state") +
+         (c.strided ? " strided" : "") + (c.recurrent ? " recurrent" : "") +
+         (c.offset >= 0 ? " offset" + std::to_string(c.offset) : "");
+}
+
+Tensor tok_seq(const TokCase& c, int64_t D, uint64_t sd, float scale) {
+  if (!c.strided) return randn_t(Dims{c.B, c.T, c.H, D}, sd, c.dt, scale);
+  return randn_t(Dims{c.B, c.T, D, c.H}, sd, c.dt, scale).permute({0, 1, 3, 2});
+}
+
+OpCall run_ref(OpId op, const std::vector<Tensor>& in, const Attrs& at) {
+  OpCall ref;
+  ref.op = op;
+  ref.in = in;
+  parse_op(ref, at);
+  prepare_op(ref);
+  cpu::run_reference(ref);
+  return ref;
+}
+
+void titans_token_case(const TokCase& mc, uint64_t seed) {
+  Dims gs{mc.B, mc.T, mc.H};
+  const float qk = 1.0f / std::sqrt((float)mc.dk);
+  std::vector<Tensor> in = {tok_seq(mc, mc.dk, seed, qk), tok_seq(mc, mc.dk, seed + 1, qk),
+                            tok_seq(mc, mc.dv, seed + 2, 0.5f), gate_t(gs, seed + 3, 0.05f, 0.3f)};
+  in.push_back(mc.decay ? gate_t(gs, seed + 4, 0.0f, 0.1f) : Tensor());
+  in.push_back(mc.mom ? gate_t(gs, seed + 5, 0.3f, 0.9f) : Tensor());
+  if (mc.state) {
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.dv, mc.dk}, seed + 6, DType::F32, 0.3f));
+    in.push_back(randn_t(Dims{1, mc.H, mc.dv, mc.dk}, seed + 7, DType::F32, 0.1f));  // batch-1 broadcast
+  }
+  if (mc.offset >= 0) {
+    in.resize(8);
+    in.push_back(randn_t(Dims{mc.B, mc.H, mc.dv, mc.dk}, seed + 8, DType::F32, 0.3f));
+    Tensor off = Tensor::empty(Dims{1}, DType::I32);
+    *off.data<int32_t>() = (int32_t)mc.offset;
+    in.push_back(off);
+  }
+  Attrs at;
+  at.set_number("chunkSize", (double)mc.C);
+  at.set_bool("momentum", mc.mom);
+  at.set_bool("decay", mc.decay);
+  if (mc.recurrent) at.set_string("mode", "recurrent");
+  const OpCall ref = run_ref(OpId::TITANS_LINEAR, in, at);
+  for (int nthreads : {1, 5}) {
+    OpCall c;
+    c.op = OpId::TITANS_LINEAR;
+    c.in = in;
+    parse_op(c, at);
+    prepare_op(c);
+    const TitansParams& p = c.p<TitansParams>();
+    LinTokArgs a;
+    a.q = mlp_view(in[0]);
+    a.k = mlp_view(in[1]);
+    a.v = mlp_view(in[2]);
+    a.theta = mlp_view(in[3]);
+    a.alpha = mlp_view(c.input(4));
+    a.eta = mlp_view(c.input(5));
+    a.M0 = mlp_sview(c.input(6));
+    a.S0 = mlp_sview(c.input(7));
+    a.A0 = mlp_sview(c.input(8));
+    a.Mf = mlp_sview(c.out[1]);
+    a.Sf = mlp_sview(c.out[2]);
+    a.Af = mlp_sview(c.out[3]);
+    a.o = c.out[0].raw();
+    a.odt = c.out[0].dtype();
+    a.B = (int)mc.B;
+    a.T = (int)mc.T;
+    a.H = (int)mc.H;
+    a.dk = (int)mc.dk;
+    a.dv = (int)mc.dv;
+    a.C = (int)mc.C;
+    a.offset = mc.offset > 0 ? (int)mc.offset : 0;
+    a.mom = p.momentum;
+    a.decay = p.decay;
+    std::vector<float> ws((size_t)(mc.B * mc.H * 3 * mc.dk * mc.dv), NAN);
+    a.ws = ws.data();
+    emulate_blocks((int)(mc.B * mc.H), lin_token_smem_floats((int)mc.dk), nthreads,
+                   [&](int bh, float* sm, const EmuExec& x) { titans_linear_token_block(a, bh, sm, x); });
+    const std::string tag = tok_name("titansLinear", mc) + (nthreads > 1 ? " [5 threads]" : " [1 thread]");
+    const double tol = mc.dt == DType::F32 ? 1e-9 : 1e-5;
+    expect_close(ref.out[0], as_floats(c.out[0]), tol, tag + " o");
+    const char* st[] = {"M", "S", "A"};
+    for (int i = 1; i <= 3; ++i) expect_close(ref.out[(size_t)i], as_floats(c.out[(size_t)i]), 1e-9, tag + " " + st[i - 1]);
+  }
+}
+
+void gdn_token_case(const TokCase& mc, uint64_t seed, double scale_opt) {
+  Dims gs{mc.B, mc.T, mc.H};
+  auto unit = [&](uint64_t sd) {  // l2-normalised keys/queries, as the models use
+    Tensor t = randn_t(Dims{mc.B, mc.T, mc.H, mc.dk}, sd);
+    float* p = t.data<float>();
+    for (int64_t r = 0; r < t.numel() / mc.dk; ++r) {
+      double n = 0;
+      for (int64_t e = 0; e < mc.dk; ++e) n += (double)p[r * mc.dk + e] * p[r * mc.dk + e];
+      for (int64_t e = 0; e < mc.dk; ++e) p[r * mc.dk + e] = (float)(p[r * mc.dk + e] / std::sqrt(n + 1e-12));
+    }
+    if (mc.dt != DType::F32) {
+      Attrs a;
+      a.set_string("to", dtype_name(mc.dt));
+      t = call_op1(OpId::CAST, {t}, a);
+    }
+    return t;
+  };
+  std::vector<Tensor> in = {unit(seed), unit(seed + 1), tok_seq(mc, mc.dv, seed + 2, 1.0f),
+                            gate_t(gs, seed + 3, -1.0f, 0.0f), gate_t(gs, seed + 4, 0.05f, 0.95f)};
+  if (mc.state) in.push_back(randn_t(Dims{mc.B, mc.H, mc.dk, mc.dv}, seed + 5, DType::F32, 0.5f));
+  Attrs at;
+  at.set_number("chunkSize", (double)mc.C);
+  if (scale_opt > 0) at.set_number("scale", scale_opt);
+  if (mc.recurrent) at.set_string("mode", "recurrent");
+  const OpCall ref = run_ref(OpId::GATED_DELTA_RULE, in, at);
+  for (int nthreads : {1, 5}) {
+    OpCall c;
+    c.op = OpId::GATED_DELTA_RULE;
+    c.in = in;
+    parse_op(c, at);
+    prepare_op(c);
+    const GdnParams& p = c.p<GdnParams>();
+    GdnTokArgs a;
+    a.q = mlp_view(in[0]);
+    a.k = mlp_view(in[1]);
+    a.v = mlp_view(in[2]);
+    a.g = mlp_view(in[3]);
+    a.beta = mlp_view(in[4]);
+    a.S0 = mlp_sview(c.input(5));
+    a.Sf = mlp_sview(c.out[1]);
+    a.o = c.out[0].raw();
+    a.odt = c.out[0].dtype();
+    a.B = (int)mc.B;
+    a.T = (int)mc.T;
+    a.H = (int)mc.H;
+    a.dk = (int)mc.dk;
+    a.dv = (int)mc.dv;
+    a.scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt((float)mc.dk);
+    std::vector<float> ws((size_t)(mc.B * mc.H * mc.dk * mc.dv), NAN);
+    a.ws = ws.data();
+    emulate_blocks((int)(mc.B * mc.H), gdn_token_smem_floats((int)mc.dk), nthreads,
+                   [&](int bh, float* sm, const EmuExec& x) { gdn_token_block(a, bh, sm, x); });
+    const std::string tag = tok_name("gatedDeltaRule", mc) + (scale_opt > 0 ? " scale" : "") +
+                            (nthreads > 1 ? " [5 threads]" : " [1 thread]");
+    const double tol = mc.dt == DType::F32 ? 1e-9 : 1e-5;
+    expect_close(ref.out[0], as_floats(c.out[0]), tol, tag + " o");
+    if (c.out[1].numel()) expect_close(ref.out[1], as_floats(c.out[1]), 1e-9, tag + " S");
+  }
+}
+
+void test_memory_token_loops() {
+  uint64_t seed = 9900;
+  TokCase base;
+  for (int64_t C : {1, 4, 16, 64}) {
+    TokCase c = base;
+    c.C = C;
+    titans_token_case(c, seed += 20);
+  }
+  {
+    TokCase c = base;
+    c.recurrent = true;
+    titans_token_case(c, seed += 20);
+    c.mom = false;
+    titans_token_case(c, seed += 20);
+    c.decay = false;
+    titans_token_case(c, seed += 20);
+  }
+  for (int64_t off : {0, 3, 15}) {
+    TokCase c = base;
+    c.offset = off;
+    titans_token_case(c, seed += 20);
+  }
+  {
+    TokCase c = base;
+    c.T = 1;
+    c.offset = 9;
+    titans_token_case(c, seed += 20);
+    c = base;
+    c.state = false;
+    titans_token_case(c, seed += 20);
+    c = base;
+    c.B = 2;
+    c.H = 3;
+    c.dk = 20;
+    c.dv = 33;
+    c.C = 7;
+    c.strided = true;
+    titans_token_case(c, seed += 20);
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    TokCase c = base;
+    c.dt = dt;
+    titans_token_case(c, seed += 20);
+  }
+  for (bool rec : {false, true}) {
+    TokCase c = base;
+    c.recurrent = rec;
+    gdn_token_case(c, seed += 20, 0);
+    c.state = false;
+    gdn_token_case(c, seed += 20, 0.3);
+    c.state = true;
+    c.B = 2;
+    c.H = 3;
+    c.dk = 20;
+    c.dv = 33;
+    c.T = 70;
+    c.strided = true;
+    gdn_token_case(c, seed += 20, 0);
+  }
+  for (DType dt : {DType::BF16, DType::F16}) {
+    TokCase c = base;
+    c.dt = dt;
+    gdn_token_case(c, seed += 20, 0);
+  }
+  {
+    TokCase c = base;  // the model shape
+    c.T = 80;
+    c.H = 1;
+    c.dk = c.dv = 128;
+    titans_token_case(c, seed += 20);
+    gdn_token_case(c, seed += 20, 0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1236,7 +1471,8 @@ int main(int argc, char** argv) {
   const std::pair<const char*, std::function<void()>> groups[] = {
       {"casts", test_casts},   {"unary/binary", test_unary_binary}, {"index", test_index},
       {"lanes", test_lane_algorithms}, {"gemm", test_gemm}, {"sdpa", test_sdpa},
-      {"titansMlp", test_titans_mlp}, {"tttMlp", test_ttt_mlp}};
+      {"titansMlp", test_titans_mlp}, {"tttMlp", test_ttt_mlp},
+      {"memory token loops", test_memory_token_loops}};
   for (const auto& g : groups) {
     try {
       g.second();
