@@ -5,7 +5,6 @@
 #pragma once
 #include "../common.cuh"
 #include "engram/memory_hd.h"
-#include "../hd/titans_mlp_body.h"
 
 namespace engram {
 namespace cuda {
@@ -31,11 +30,6 @@ bool ttt_mlp_cuda_ok(const OpCall& c);
 // tnt (cuda/ops/tnt.cu): linear memories; not the 'sequence' projection or simulated devices.
 void tnt_cuda(OpCall& c);
 bool tnt_cuda_ok(const OpCall& c);
-
-// Views for the token-loop bodies of cuda/hd/{titans,ttt}_mlp_body.h (cuda/ops/titans_mlp.cu):
-// a sequence/gate, and an f32 state [B|1, H, R(, C)] or head parameter [H, D] (read as (0, h, j, 0)).
-MlpSeq mlp_seq_view(const Tensor& t);
-MlpState mlp_state_view(const Tensor& s);
 
 // The block executor of the token-loop bodies (titans_mlp_block, ttt_mlp_block).
 struct BlockExec {

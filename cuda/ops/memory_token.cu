@@ -7,11 +7,8 @@
 // build/test_cuda_math checks against the references; this file is the
 // launch shell. Compiled for sm_80/sm_90; NOT yet run on a GPU (the parity
 // harness's recurrent cases cover it wherever one is present).
-#include <cmath>
-
-#include "../hd/memory_token_body.h"
+#include "../hd/memory_args.h"
 #include "memory.cuh"
-#include "../../native/core/ops/memory_common.h"  // mem::read_offset
 
 namespace engram {
 namespace cuda {
@@ -49,31 +46,7 @@ bool gated_delta_rule_token_cuda_ok(const OpCall& c) {
 }
 
 void titans_linear_token_cuda(OpCall& c) {
-  const TitansParams& p = c.p<TitansParams>();
-  LinTokArgs a;
-  a.q = mlp_seq_view(c.in[0]);
-  a.k = mlp_seq_view(c.in[1]);
-  a.v = mlp_seq_view(c.in[2]);
-  a.theta = mlp_seq_view(c.in[3]);
-  a.alpha = mlp_seq_view(c.input(4));
-  a.eta = mlp_seq_view(c.input(5));
-  a.M0 = mlp_state_view(c.input(6));
-  a.S0 = mlp_state_view(c.input(7));
-  a.A0 = mlp_state_view(c.input(8));
-  a.Mf = mlp_state_view(c.out[1]);
-  a.Sf = mlp_state_view(c.out[2]);
-  a.Af = mlp_state_view(c.out[3]);
-  a.o = c.out[0].raw();
-  a.odt = c.out[0].dtype();
-  a.B = (int)c.in[0].size(0);
-  a.T = (int)c.in[0].size(1);
-  a.H = (int)c.in[0].size(2);
-  a.dk = (int)c.in[0].size(3);
-  a.dv = (int)c.in[2].size(3);
-  a.C = (int)p.chunk;
-  a.mom = p.momentum;
-  a.decay = p.decay;
-  a.offset = (int)mem::read_offset("titansLinear", c.input(9), p.chunk);
+  LinTokArgs a = titans_linear_token_args(c);
   const int BH = a.B * a.H;
   if (BH > 0) {
     Tensor ws = Tensor::empty(Dims{(int64_t)BH * 3 * a.dk * a.dv}, DType::F32, DeviceType::CUDA);
@@ -91,23 +64,7 @@ void titans_linear_token_cuda(OpCall& c) {
 }
 
 void gated_delta_rule_token_cuda(OpCall& c) {
-  const GdnParams& p = c.p<GdnParams>();
-  GdnTokArgs a;
-  a.q = mlp_seq_view(c.in[0]);
-  a.k = mlp_seq_view(c.in[1]);
-  a.v = mlp_seq_view(c.in[2]);
-  a.g = mlp_seq_view(c.in[3]);
-  a.beta = mlp_seq_view(c.in[4]);
-  a.S0 = mlp_state_view(c.input(5));
-  a.Sf = mlp_state_view(c.out[1]);
-  a.o = c.out[0].raw();
-  a.odt = c.out[0].dtype();
-  a.B = (int)c.in[0].size(0);
-  a.T = (int)c.in[0].size(1);
-  a.H = (int)c.in[0].size(2);
-  a.dk = (int)c.in[0].size(3);
-  a.dv = (int)c.in[2].size(3);
-  a.scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt((float)a.dk);
+  GdnTokArgs a = gdn_token_args(c);
   const int BH = a.B * a.H;
   if (BH == 0) return;
   Tensor ws = Tensor::empty(Dims{(int64_t)BH * a.dk * a.dv}, DType::F32, DeviceType::CUDA);

@@ -9,14 +9,10 @@
 // sizes), token vectors in shared memory.
 // Compiled for sm_80/sm_90; NOT yet run on a GPU (the parity harness covers it
 // wherever one is present).
-#include "../hd/titans_mlp_body.h"
+#include "../hd/memory_args.h"
 #include "memory.cuh"
-#include "../../native/core/ops/memory_common.h"  // mem::read_offset
 
 namespace engram {
-
-int64_t titans_hidden(const OpCall& c);  // native/core/ops/titans.cpp
-
 namespace cuda {
 
 namespace {
@@ -35,17 +31,6 @@ size_t smem_bytes(int d, int dh) { return (size_t)titans_mlp_smem_floats(d, dh) 
 
 }  // namespace
 
-MlpSeq mlp_seq_view(const Tensor& t) {
-  if (!t.defined()) return MlpSeq{nullptr, DType::F32, 0, 0, 0, 0};
-  return MlpSeq{t.raw(), t.dtype(), t.stride(0), t.stride(1), t.stride(2), t.ndim() == 4 ? t.stride(3) : 0};
-}
-MlpState mlp_state_view(const Tensor& s) {
-  if (!s.defined() || s.numel() == 0) return MlpState{nullptr, 0, 0, 0, 0};
-  const int nd = s.ndim();
-  if (nd == 2) return MlpState{s.data<float>(), 0, s.stride(0), s.stride(1), 0};  // [H, D] head parameters
-  return MlpState{s.data<float>(), s.size(0) == 1 ? 0 : s.stride(0), s.stride(1), s.stride(2), nd > 3 ? s.stride(3) : 0};
-}
-
 bool titans_mlp_cuda_ok(const OpCall& c) {
   const int64_t d = c.in[0].size(3), dh = titans_hidden(c);
   if (d > 4096 || dh > 65536 || c.in[0].size(1) > ((int64_t)1 << 30)) return false;
@@ -53,38 +38,7 @@ bool titans_mlp_cuda_ok(const OpCall& c) {
 }
 
 void titans_mlp_cuda(OpCall& c) {
-  const TitansParams& p = c.p<TitansParams>();
-  TitansMlpArgs a;
-  a.q = mlp_seq_view(c.in[0]);
-  a.k = mlp_seq_view(c.in[1]);
-  a.v = mlp_seq_view(c.in[2]);
-  a.theta = mlp_seq_view(c.in[3]);
-  a.alpha = mlp_seq_view(c.input(4));
-  a.eta = mlp_seq_view(c.input(5));
-  a.W1_0 = mlp_state_view(c.input(6));
-  a.W2_0 = mlp_state_view(c.input(7));
-  a.S1_0 = mlp_state_view(c.input(8));
-  a.S2_0 = mlp_state_view(c.input(9));
-  a.A1_0 = mlp_state_view(c.input(10));
-  a.A2_0 = mlp_state_view(c.input(11));
-  a.W1f = mlp_state_view(c.out[1]);
-  a.W2f = mlp_state_view(c.out[2]);
-  a.S1f = mlp_state_view(c.out[3]);
-  a.S2f = mlp_state_view(c.out[4]);
-  a.A1f = mlp_state_view(c.out[5]);
-  a.A2f = mlp_state_view(c.out[6]);
-  a.o = c.out[0].raw();
-  a.odt = c.out[0].dtype();
-  a.B = (int)c.in[0].size(0);
-  a.T = (int)c.in[0].size(1);
-  a.H = (int)c.in[0].size(2);
-  a.d = (int)c.in[0].size(3);
-  a.dh = (int)titans_hidden(c);
-  a.C = (int)p.chunk;
-  a.mom = p.momentum;
-  a.decay = p.decay;
-  a.act = p.act;
-  a.offset = (int)mem::read_offset("titansMlp", c.input(12), p.chunk);
+  TitansMlpArgs a = titans_mlp_args(c);
   const int BH = a.B * a.H;
   if (BH > 0) {
     const int64_t per = (int64_t)6 * a.d * a.dh;

@@ -8,13 +8,10 @@
 // (2 (dk dh + dh dv + dh + dv) floats per head), token vectors in shared memory.
 // Compiled for sm_80/sm_90; NOT yet run on a GPU (the parity harness covers it
 // wherever one is present).
-#include "../hd/ttt_mlp_body.h"
+#include "../hd/memory_args.h"
 #include "memory.cuh"
 
 namespace engram {
-
-int64_t ttt_hidden(const OpCall& c);  // native/core/ops/ttt.cpp
-
 namespace cuda {
 
 namespace {
@@ -38,37 +35,7 @@ bool ttt_mlp_cuda_ok(const OpCall& c) {
 }
 
 void ttt_mlp_cuda(OpCall& c) {
-  const TttParams& p = c.p<TttParams>();
-  TttMlpArgs a;
-  a.q = mlp_seq_view(c.in[0]);
-  a.k = mlp_seq_view(c.in[1]);
-  a.v = mlp_seq_view(c.in[2]);
-  a.eta = mlp_seq_view(c.in[3]);
-  a.gamma = mlp_state_view(c.input(4));
-  a.beta = mlp_state_view(c.input(5));
-  a.W1_0 = mlp_state_view(c.input(6));
-  a.b1_0 = mlp_state_view(c.input(7));
-  a.W2_0 = mlp_state_view(c.input(8));
-  a.b2_0 = mlp_state_view(c.input(9));
-  a.W1f = mlp_state_view(c.out[1]);
-  a.b1f = mlp_state_view(c.out[2]);
-  a.W2f = mlp_state_view(c.out[3]);
-  a.b2f = mlp_state_view(c.out[4]);
-  a.o = c.out[0].raw();
-  a.odt = c.out[0].dtype();
-  a.B = (int)c.in[0].size(0);
-  a.T = (int)c.in[0].size(1);
-  a.H = (int)c.in[0].size(2);
-  a.dk = (int)c.in[0].size(3);
-  a.dv = (int)c.in[2].size(3);
-  a.dh = (int)ttt_hidden(c);
-  a.C = (int)p.chunk;
-  a.layer_norm = p.layer_norm;
-  a.residual = p.residual;
-  a.bias = p.bias;
-  a.token_idx = p.token_idx;
-  a.eps = p.eps;
-  a.act = p.act;
+  TttMlpArgs a = ttt_mlp_args(c);
   const int BH = a.B * a.H;
   if (BH == 0) return;
   Tensor ws = Tensor::empty(Dims{(int64_t)BH * ttt_mlp_ws_floats(a.dk, a.dv, a.dh)}, DType::F32, DeviceType::CUDA);

@@ -27,9 +27,7 @@
 #include "../../cuda/hd/index.h"
 #include "../../cuda/hd/online.h"
 #include "../../cuda/hd/sdpa_tile.h"
-#include "../../cuda/hd/titans_mlp_body.h"
-#include "../../cuda/hd/ttt_mlp_body.h"
-#include "../../cuda/hd/memory_token_body.h"
+#include "../../cuda/hd/memory_args.h"
 #include "cpu/cpu_common.h"
 #include "cpu/kernels.h"
 #include "engram/alloc.h"
@@ -857,19 +855,6 @@ struct EmuExec {
   }
 };
 
-MlpSeq mlp_view(const Tensor& t) {
-  if (!t.defined()) return MlpSeq{nullptr, DType::F32, 0, 0, 0, 0};
-  return MlpSeq{t.raw(), t.dtype(), t.stride(0), t.stride(1), t.stride(2), t.ndim() == 4 ? t.stride(3) : 0};
-}
-// As cuda/ops/titans_mlp.cu's mlp_state_view: 4-D/3-D states, [H, D] head parameters.
-MlpState mlp_sview(const Tensor& s) {
-  if (!s.defined() || s.numel() == 0) return MlpState{nullptr, 0, 0, 0, 0};
-  float* p = const_cast<float*>(s.data<float>());
-  const int nd = s.ndim();
-  if (nd == 2) return MlpState{p, 0, s.stride(0), s.stride(1), 0};
-  return MlpState{p, s.size(0) == 1 ? 0 : s.stride(0), s.stride(1), s.stride(2), nd > 3 ? s.stride(3) : 0};
-}
-
 // Runs body(bh, exec) for every (b, h) on an emulated block of `nthreads` threads.
 template <class Body>
 void emulate_blocks(int BH, int smem_floats, int nthreads, const Body& body) {
@@ -949,48 +934,11 @@ void titans_mlp_case(const MlpEmuCase& mc, uint64_t seed) {
     c.in = in;
     parse_op(c, at);
     prepare_op(c);  // outputs allocated (NaN-poisoned): every element must be written
-    const TitansParams& p = c.p<TitansParams>();
-    TitansMlpArgs a;
-    a.q = mlp_view(in[0]);
-    a.k = mlp_view(in[1]);
-    a.v = mlp_view(in[2]);
-    a.theta = mlp_view(in[3]);
-    a.alpha = mlp_view(c.input(4));
-    a.eta = mlp_view(c.input(5));
-    a.W1_0 = mlp_sview(c.input(6));
-    a.W2_0 = mlp_sview(c.input(7));
-    a.S1_0 = mlp_sview(c.input(8));
-    a.S2_0 = mlp_sview(c.input(9));
-    a.A1_0 = mlp_sview(c.input(10));
-    a.A2_0 = mlp_sview(c.input(11));
-    a.W1f = mlp_sview(c.out[1]);
-    a.W2f = mlp_sview(c.out[2]);
-    a.S1f = mlp_sview(c.out[3]);
-    a.S2f = mlp_sview(c.out[4]);
-    a.A1f = mlp_sview(c.out[5]);
-    a.A2f = mlp_sview(c.out[6]);
-    a.o = c.out[0].raw();
-    a.odt = c.out[0].dtype();
-    a.B = (int)mc.B;
-    a.T = (int)mc.T;
-    a.H = (int)mc.H;
-    a.d = (int)mc.d;
-    a.dh = (int)mc.dh;
-    a.C = (int)mc.C;
-    a.offset = mc.offset > 0 ? (int)mc.offset : 0;
-    a.mom = p.momentum;
-    a.decay = p.decay;
-    a.act = p.act;
+    TitansMlpArgs a = titans_mlp_args(c);  // the launcher's wiring
     std::vector<float> ws((size_t)(mc.B * mc.H * 6 * mc.d * mc.dh), NAN);
     a.ws = ws.data();
-    for (int bh = 0; bh < mc.B * mc.H; ++bh) {
-      std::vector<float> sm((size_t)titans_mlp_smem_floats((int)mc.d, (int)mc.dh), NAN);
-      Barrier bar(nthreads);
-      std::vector<std::thread> th;
-      for (int i = 1; i < nthreads; ++i) th.emplace_back([&, i] { titans_mlp_block(a, bh, sm.data(), EmuExec{i, nthreads, &bar}); });
-      titans_mlp_block(a, bh, sm.data(), EmuExec{0, nthreads, &bar});
-      for (auto& x : th) x.join();
-    }
+    emulate_blocks((int)(mc.B * mc.H), titans_mlp_smem_floats((int)mc.d, (int)mc.dh), nthreads,
+                   [&](int bh, float* sm, const EmuExec& x) { titans_mlp_block(a, bh, sm, x); });
     const std::string tag = name + (nthreads > 1 ? " [5 threads]" : " [1 thread]");
     const double tol = mc.dt == DType::F32 ? 1e-9 : 1e-5;  // bf16/f16 outputs: rounding of the output
     expect_close(ref.out[0], as_floats(c.out[0]), tol, tag + " o");
@@ -1120,37 +1068,7 @@ void ttt_mlp_case(const TttEmuCase& mc, uint64_t seed) {
     c.in = in;
     parse_op(c, at);
     prepare_op(c);
-    const TttParams& p = c.p<TttParams>();
-    TttMlpArgs a;
-    a.q = mlp_view(in[0]);
-    a.k = mlp_view(in[1]);
-    a.v = mlp_view(in[2]);
-    a.eta = mlp_view(in[3]);
-    a.gamma = mlp_sview(c.input(4));
-    a.beta = mlp_sview(c.input(5));
-    a.W1_0 = mlp_sview(c.input(6));
-    a.b1_0 = mlp_sview(c.input(7));
-    a.W2_0 = mlp_sview(c.input(8));
-    a.b2_0 = mlp_sview(c.input(9));
-    a.W1f = mlp_sview(c.out[1]);
-    a.b1f = mlp_sview(c.out[2]);
-    a.W2f = mlp_sview(c.out[3]);
-    a.b2f = mlp_sview(c.out[4]);
-    a.o = c.out[0].raw();
-    a.odt = c.out[0].dtype();
-    a.B = (int)mc.B;
-    a.T = (int)mc.T;
-    a.H = (int)mc.H;
-    a.dk = (int)mc.dk;
-    a.dv = (int)mc.dv;
-    a.dh = (int)mc.dh;
-    a.C = (int)mc.C;
-    a.layer_norm = p.layer_norm;
-    a.residual = p.residual;
-    a.bias = p.bias;
-    a.token_idx = p.token_idx;
-    a.eps = p.eps;
-    a.act = p.act;
+    TttMlpArgs a = ttt_mlp_args(c);  // the launcher's wiring
     std::vector<float> ws((size_t)(mc.B * mc.H * ttt_mlp_ws_floats((int)mc.dk, (int)mc.dv, (int)mc.dh)), NAN);
     a.ws = ws.data();
     emulate_blocks((int)(mc.B * mc.H), ttt_mlp_smem_floats((int)mc.dk, (int)mc.dv, (int)mc.dh), nthreads,
@@ -1291,31 +1209,7 @@ void titans_token_case(const TokCase& mc, uint64_t seed) {
     c.in = in;
     parse_op(c, at);
     prepare_op(c);
-    const TitansParams& p = c.p<TitansParams>();
-    LinTokArgs a;
-    a.q = mlp_view(in[0]);
-    a.k = mlp_view(in[1]);
-    a.v = mlp_view(in[2]);
-    a.theta = mlp_view(in[3]);
-    a.alpha = mlp_view(c.input(4));
-    a.eta = mlp_view(c.input(5));
-    a.M0 = mlp_sview(c.input(6));
-    a.S0 = mlp_sview(c.input(7));
-    a.A0 = mlp_sview(c.input(8));
-    a.Mf = mlp_sview(c.out[1]);
-    a.Sf = mlp_sview(c.out[2]);
-    a.Af = mlp_sview(c.out[3]);
-    a.o = c.out[0].raw();
-    a.odt = c.out[0].dtype();
-    a.B = (int)mc.B;
-    a.T = (int)mc.T;
-    a.H = (int)mc.H;
-    a.dk = (int)mc.dk;
-    a.dv = (int)mc.dv;
-    a.C = (int)mc.C;
-    a.offset = mc.offset > 0 ? (int)mc.offset : 0;
-    a.mom = p.momentum;
-    a.decay = p.decay;
+    LinTokArgs a = titans_linear_token_args(c);  // the launcher's wiring
     std::vector<float> ws((size_t)(mc.B * mc.H * 3 * mc.dk * mc.dv), NAN);
     a.ws = ws.data();
     emulate_blocks((int)(mc.B * mc.H), lin_token_smem_floats((int)mc.dk), nthreads,
@@ -1359,23 +1253,7 @@ void gdn_token_case(const TokCase& mc, uint64_t seed, double scale_opt) {
     c.in = in;
     parse_op(c, at);
     prepare_op(c);
-    const GdnParams& p = c.p<GdnParams>();
-    GdnTokArgs a;
-    a.q = mlp_view(in[0]);
-    a.k = mlp_view(in[1]);
-    a.v = mlp_view(in[2]);
-    a.g = mlp_view(in[3]);
-    a.beta = mlp_view(in[4]);
-    a.S0 = mlp_sview(c.input(5));
-    a.Sf = mlp_sview(c.out[1]);
-    a.o = c.out[0].raw();
-    a.odt = c.out[0].dtype();
-    a.B = (int)mc.B;
-    a.T = (int)mc.T;
-    a.H = (int)mc.H;
-    a.dk = (int)mc.dk;
-    a.dv = (int)mc.dv;
-    a.scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt((float)mc.dk);
+    GdnTokArgs a = gdn_token_args(c);  // the launcher's wiring
     std::vector<float> ws((size_t)(mc.B * mc.H * mc.dk * mc.dv), NAN);
     a.ws = ws.data();
     emulate_blocks((int)(mc.B * mc.H), gdn_token_smem_floats((int)mc.dk), nthreads,
