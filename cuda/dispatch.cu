@@ -55,7 +55,7 @@ Kernel kernel_for(const OpCall& call) {
     case OpId::TTT_LINEAR: return ttt_linear_cuda_ok(call) ? ttt_linear_cuda : nullptr;
     case OpId::TTT_MLP: return ttt_mlp_cuda_ok(call) ? ttt_mlp_cuda : nullptr;
     case OpId::TRELLIS: return trellis_cuda_ok(call) ? trellis_cuda : nullptr;
-    case OpId::TNT: return tnt_cuda_ok(call) ? tnt_cuda : nullptr;
+    case OpId::TNT: return tnt_cuda_ok(call) ? tnt_cuda : tnt_token_cuda_ok(call) ? tnt_token_cuda : nullptr;
     case OpId::COUNT: break;
   }
   return nullptr;

@@ -4,11 +4,14 @@
 // emulation in test_cuda_math, so the input/output wiring the kernels get is
 // the wiring the emulation checks. The caller sets `ws` (the workspace).
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "../../native/core/ops/memory_common.h"  // mem::read_offset
 #include "engram/engine.h"
+#include "engram/tnt_params.h"
 #include "memory_token_body.h"
+#include "tnt_token_body.h"
 #include "ttt_mlp_body.h"
 
 namespace engram {
@@ -160,6 +163,69 @@ inline GdnTokArgs gdn_token_args(const OpCall& c) {
   a.dk = (int)c.in[0].size(3);
   a.dv = (int)c.in[2].size(3);
   a.scale = p.scale > 0 ? p.scale : 1.0f / std::sqrt((float)a.dk);
+  return a;
+}
+
+
+// tnt: inputs q, k, v, the carried packed state?, then 5 per module slot (lr,
+// alpha?, eta?, init1, init2?); outputs o and the packed state. `keep` holds
+// the contiguous copy of the carried state the arguments point into. The
+// caller sets `st` (the output state, or a workspace of the same layout).
+inline TntTokArgs tnt_token_args(const OpCall& c, Tensor* keep, int* dh_max) {
+  const TntParams& p = c.p<TntParams>();
+  TntTokArgs a;
+  a.q = mlp_seq_view(c.in[0]);
+  a.k = mlp_seq_view(c.in[1]);
+  a.v = mlp_seq_view(c.in[2]);
+  a.o = c.out[0].raw();
+  a.odt = c.out[0].dtype();
+  a.B = (int)c.in[0].size(0);
+  a.T = (int)c.in[0].size(1);
+  a.H = (int)c.in[0].size(2);
+  a.dk = (int)c.in[0].size(3);
+  a.dv = (int)c.in[2].size(3);
+  a.nm = (int)p.mods.size();
+  a.proj = (int)p.proj;
+  a.st = nullptr;
+  a.pin = nullptr;
+  a.pos0 = 0;
+  if (c.has_input(kTntStateInput)) {  // its header decides fresh vs carried, and the position
+    *keep = contiguous(c.in[kTntStateInput]);
+    Tensor head = to_device(keep->slice(0, 0, TntLayout::kHeader), DeviceType::CPU);
+    if (head.data<float>()[0] == 1.0f) {
+      a.pin = keep->data<float>();
+      a.pos0 = tnt_header_position(head.data<float>());
+    }
+  }
+  const TntLayout L = tnt_layout(p, a.B, a.H, a.dk, a.dv);
+  *dh_max = 0;
+  for (int mi = 0; mi < a.nm; ++mi) {
+    const TntModule& md = p.mods[(size_t)mi];
+    const TntModLayout& ml = L.mods[(size_t)mi];
+    const int s = p.slot(mi);
+    TntTokMod& m = a.m[mi];
+    m.lr = mlp_seq_view(c.in[(size_t)tnt_input(s, TNT_LR)]);
+    m.alpha = mlp_seq_view(c.input(tnt_input(s, TNT_ALPHA)));
+    m.eta = mlp_seq_view(c.input(tnt_input(s, TNT_ETA)));
+    m.init1 = mlp_state_view(c.input(tnt_input(s, TNT_INIT1)));
+    m.init2 = mlp_state_view(c.input(tnt_input(s, TNT_INIT2)));
+    for (int w = 0; w < 2; ++w) {
+      m.mem[w] = ml.mem[w].off;
+      m.anc[w] = ml.anc[w].off;
+      m.mom[w] = ml.mom[w].off;
+      m.per[w] = w < ml.nmem ? ml.mem[w].per : 0;
+    }
+    m.pi = ml.pi.off;
+    m.chunk = md.chunk;
+    m.shard = md.shard;
+    m.hidden = (int)md.hidden;
+    m.act = md.act;
+    m.global = md.global;
+    m.momentum = md.momentum;
+    m.decay = md.decay;
+    m.has_pi = ml.pi.per > 0;
+    *dh_max = std::max(*dh_max, m.hidden);
+  }
   return a;
 }
 

@@ -65,6 +65,75 @@ ENGRAM_HD void mlp_state_put(const MlpState& s, int64_t b, int64_t h, int64_t r,
   if (s.p) s.p[b * s.sb + h * s.sh + r * s.sr + c * s.sc] = v;
 }
 
+
+// ---- the residual MLP memory's phases (also used by the TNT token loop) ----
+// Memories W1 [d, dh], W2 [dh, d] row-major; each phase ends with x.sync().
+
+// One write: the gradient u of ||k + A1 act(A2 k) - v||^2 at the anchors (A1,
+// A2), then S = eta S - theta u, W = (1 - alpha) W + S; g3 = {theta, 1 -
+// alpha, eta} (read after the caller's sync). S1/S2 null: no momentum
+// (W = (1 - alpha) W - theta u). Scratch: z, hh, dl [dh], e [d].
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <class X>
+ENGRAM_HDT void mlp_write_step(const X& x, int d, int dh, MemAct act, const float* A1, const float* A2, const float* ks,
+                               const float* vs, const float* g3, float* W1, float* W2, float* S1, float* S2, float* z,
+                               float* hh, float* e, float* dl) {
+  const int tid = x.tid(), nt = x.nt();
+  const int64_t P = (int64_t)d * dh;
+  // forward of the anchor memory on k: z = A2 k, hh = act(z), e = k + A1 hh - v
+  x.rows_dot(A2, ks, dh, d, z);
+  x.sync();
+  for (int j = tid; j < dh; j += nt) hh[j] = hd_mem_act(act, z[j]);
+  x.sync();
+  x.rows_dot(A1, hh, d, dh, e);
+  x.sync();
+  for (int i = tid; i < d; i += nt) e[i] += ks[i] - vs[i];
+  x.sync();
+  // dl = 2 (A1^T e) * act'(z) (a column of A1 per index: coalesced across threads)
+  for (int j = tid; j < dh; j += nt) {
+    float s = 0.0f;
+    for (int i = 0; i < d; ++i) s += A1[(int64_t)i * dh + j] * e[i];
+    dl[j] = 2.0f * s * hd_mem_act_grad(act, z[j]);
+  }
+  x.sync();
+  // u1 = 2 e hh^T, u2 = dl k^T
+  const float th = g3[0], al = g3[1], et = g3[2];
+  for (int64_t i = tid; i < P; i += nt) {
+    const int64_t r1 = i / dh, c1 = i % dh, r2 = i / d, c2 = i % d;
+    const float u1 = th * (2.0f * e[r1] * hh[c1]), u2 = th * (dl[r2] * ks[c2]);
+    if (S1) {
+      S1[i] = et * S1[i] - u1;
+      W1[i] = al * W1[i] + S1[i];
+      S2[i] = et * S2[i] - u2;
+      W2[i] = al * W2[i] + S2[i];
+    } else {
+      W1[i] = al * W1[i] - u1;
+      W2[i] = al * W2[i] - u2;
+    }
+  }
+  x.sync();
+}
+
+// y = xin + W1 act(W2 xin). Scratch: z, hq [dh]. y must not alias xin.
+#ifdef __CUDACC__
+#pragma nv_exec_check_disable
+#endif
+template <class X>
+ENGRAM_HDT void mlp_read(const X& x, int d, int dh, MemAct act, const float* W1, const float* W2, const float* xin,
+                         float* z, float* hq, float* y) {
+  const int tid = x.tid(), nt = x.nt();
+  x.rows_dot(W2, xin, dh, d, z);
+  x.sync();
+  for (int j = tid; j < dh; j += nt) hq[j] = hd_mem_act(act, z[j]);
+  x.sync();
+  x.rows_dot(W1, hq, d, dh, y);
+  x.sync();
+  for (int i = tid; i < d; i += nt) y[i] += xin[i];
+  x.sync();
+}
+
 #ifdef __CUDACC__
 #pragma nv_exec_check_disable
 #endif
@@ -101,41 +170,11 @@ ENGRAM_HDT void titans_mlp_block(const TitansMlpArgs& a, int bh, float* sm, cons
       sc[2] = a.mom ? mlp_seq(a.eta, b, t, h, 0) : 0.0f;
     }
     x.sync();
-    // forward of the anchor memory on k: z = A2 k, hh = act(z), e = k + A1 hh - v
-    x.rows_dot(A2, ks, dh, d, z);
-    x.sync();
-    for (int j = tid; j < dh; j += nt) hh[j] = hd_mem_act(a.act, z[j]);
-    x.sync();
-    x.rows_dot(A1, hh, d, dh, e);
-    x.sync();
-    for (int i = tid; i < d; i += nt) e[i] += ks[i] - vs[i];
-    x.sync();
-    // dl = 2 (A1^T e) * act'(z) (a column of A1 per index: coalesced across threads)
-    for (int j = tid; j < dh; j += nt) {
-      float s = 0.0f;
-      for (int i = 0; i < d; ++i) s += A1[(int64_t)i * dh + j] * e[i];
-      dl[j] = 2.0f * s * hd_mem_act_grad(a.act, z[j]);
-    }
-    x.sync();
-    // S = eta S - theta u; W = (1 - alpha) W + S, with u1 = 2 e hh^T, u2 = dl k^T
-    const float th = sc[0], al = sc[1], et = sc[2];
-    for (int64_t i = tid; i < P; i += nt) {
-      const int64_t r1 = i / dh, c1 = i % dh, r2 = i / d, c2 = i % d;
-      S1[i] = et * S1[i] - th * (2.0f * e[r1] * hh[c1]);
-      W1[i] = al * W1[i] + S1[i];
-      S2[i] = et * S2[i] - th * (dl[r2] * ks[c2]);
-      W2[i] = al * W2[i] + S2[i];
-    }
-    x.sync();
+    mlp_write_step(x, d, dh, a.act, A1, A2, ks, vs, sc, W1, W2, S1, S2, z, hh, e, dl);
     // y = q + W1 act(W2 q) with the memory after this token's write
-    x.rows_dot(W2, qs, dh, d, z);
-    x.sync();
-    for (int j = tid; j < dh; j += nt) hq[j] = hd_mem_act(a.act, z[j]);
-    x.sync();
-    x.rows_dot(W1, hq, d, dh, y);
-    x.sync();
+    mlp_read(x, d, dh, a.act, W1, W2, qs, z, hq, y);
     for (int i = tid; i < d; i += nt)
-      store_any(a.o, (((int64_t)b * a.T + t) * a.H + h) * d + i, a.odt, qs[i] + y[i]);
+      store_any(a.o, (((int64_t)b * a.T + t) * a.H + h) * d + i, a.odt, y[i]);
     x.sync();  // the next token overwrites ks, qs, z, y and the gates
   }
   // the anchors of the chunk in progress, or the memory when the call ends on a chunk boundary

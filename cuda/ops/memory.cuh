@@ -30,6 +30,9 @@ bool ttt_mlp_cuda_ok(const OpCall& c);
 // tnt (cuda/ops/tnt.cu): linear memories; not the 'sequence' projection or simulated devices.
 void tnt_cuda(OpCall& c);
 bool tnt_cuda_ok(const OpCall& c);
+// tnt token loop (cuda/ops/tnt_token.cu): MLP memories, the 'sequence' projection.
+void tnt_token_cuda(OpCall& c);
+bool tnt_token_cuda_ok(const OpCall& c);
 
 // The block executor of the token-loop bodies (titans_mlp_block, ttt_mlp_block).
 struct BlockExec {

@@ -40,5 +40,10 @@ Tensor ints(const Dims& shape, int lo, int hi, uint64_t seed);
 // Default tolerance for a dtype (f32 1e-10, f16 1e-5, bf16 1e-4 nmse).
 double tol_for(DType dt);
 
+// The "cuda-emu" pass (parity/cuda_emu.cpp): runs the CUDA token-loop body of
+// c.op on a CPU-emulated thread block into c's (CPU) outputs; false when the
+// op has none.
+bool run_cuda_emulation(OpCall& c);
+
 }  // namespace parity
 }  // namespace engram

@@ -228,6 +228,39 @@ int main(int argc, char** argv) {
           std::printf("FAIL %s:%s\n", tag.c_str(), why.c_str());
         }
       }
+      // The CUDA token-loop bodies on an emulated block (no GPU needed).
+      {
+        const std::string tag = full + " [cuda-emu]";
+        OpCall c;
+        c.op = cs.op;
+        c.in = cs.in;
+        bool ran = false;
+        try {
+          parse_op(c, cs.attrs);
+          prepare_op(c);  // CPU outputs, NaN-poisoned
+          ran = run_cuda_emulation(c);
+        } catch (const std::exception& e) {
+          std::printf("FAIL %s: threw %s\n", tag.c_str(), e.what());
+          ++failed;
+          continue;
+        }
+        if (ran) {
+          bool ok = true;
+          std::string why;
+          for (size_t i = 0; i < ref.out.size(); ++i) {
+            Cmp r = compare(ref.out[i], c.out[i], cs.tol);
+            if (!r.ok) ok = false, why += " out" + std::to_string(i) + ": " + r.why;
+          }
+          if (ok) {
+            ++passed;
+            per_backend["cuda-emu"]++;
+            if (verbose) std::printf("ok   %s\n", tag.c_str());
+          } else {
+            ++failed;
+            std::printf("FAIL %s:%s\n", tag.c_str(), why.c_str());
+          }
+        }
+      }
     }
   }
   for (auto& kv : per_backend) std::printf("backend %s: %d cases passed\n", kv.first.c_str(), kv.second);
