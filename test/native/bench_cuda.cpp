@@ -178,8 +178,8 @@ void sdpa(DType dt, int64_t T, int64_t H, int64_t D, bool quick) {
 std::vector<Tensor> memory_inputs(OpId op, int64_t T, int64_t H, int64_t D, DType dt, DeviceType dev) {
   Dims s{1, T, H, D}, gs{1, T, H};
   std::vector<Tensor> in = {unit_rows(s, 31, dt, dev), unit_rows(s, 32, dt, dev), randn(s, 33, dt, dev)};
-  if (op == OpId::TITANS_LINEAR) {
-    in.push_back(uniform(gs, 34, 0.05f, 0.3f, dev));   // theta
+  if (op == OpId::TITANS_LINEAR || op == OpId::TITANS_MLP) {
+    in.push_back(uniform(gs, 34, op == OpId::TITANS_MLP ? 0.02f : 0.05f, op == OpId::TITANS_MLP ? 0.15f : 0.3f, dev));  // theta
     in.push_back(uniform(gs, 35, 0.0f, 0.05f, dev));   // alpha
     in.push_back(uniform(gs, 36, 0.5f, 0.95f, dev));   // eta
   } else if (op == OpId::GATED_DELTA_RULE) {
@@ -191,7 +191,9 @@ std::vector<Tensor> memory_inputs(OpId op, int64_t T, int64_t H, int64_t D, DTyp
   return in;
 }
 
-double memory_flops(OpId op, int64_t T, int64_t C, int64_t d, int64_t H) {
+// Model FLOPs of the chunk forms (lib/bench/memory.ts); 0 where not counted (MLP memories, token loops).
+double memory_flops(OpId op, int64_t T, int64_t C, int64_t d, int64_t H, bool recurrent) {
+  if (recurrent || op == OpId::TITANS_MLP || op == OpId::TTT_MLP) return 0;
   double f = 0;
   for (int64_t t0 = 0; t0 < T; t0 += C) {
     const double n = (double)std::min(C, T - t0);
@@ -202,10 +204,12 @@ double memory_flops(OpId op, int64_t T, int64_t C, int64_t d, int64_t H) {
   return f * H;
 }
 
-void memory(OpId op, const char* name, DType dt, int64_t T, int64_t H, int64_t D, int64_t C, int64_t Tcpu, bool quick) {
+void memory(OpId op, const char* name, DType dt, int64_t T, int64_t H, int64_t D, int64_t C, int64_t Tcpu, bool quick,
+            bool recurrent = false) {
   const DeviceType P = DeviceType::CPU;
   Attrs a;
   a.set_number("chunkSize", (double)C);
+  if (recurrent) a.set_string("mode", "recurrent");
   std::vector<Tensor> gin = memory_inputs(op, T, H, D, dt, G);
   OpCall g = make_call(op, gin, a);
   const double ms = time_call(g, G, quick ? 100 : 300);
@@ -217,12 +221,12 @@ void memory(OpId op, const char* name, DType dt, int64_t T, int64_t H, int64_t D
   std::vector<Tensor> small = memory_inputs(op, Tcpu, H, D, dt, G);
   const double err = check(op, small, a);
   if (!(err <= (dt == DType::F32 ? 1e-8 : 1e-4))) ++bad;
-  const double tflops = memory_flops(op, T, C, D, H) / ms / 1e9;
-  rows.push_back({std::string(name) + " " + dtype_name(dt) + " C" + std::to_string(C),
+  const double tflops = memory_flops(op, T, C, D, H, recurrent) / ms / 1e9;
+  rows.push_back({std::string(name) + " " + dtype_name(dt) + (recurrent ? " recurrent" : " C" + std::to_string(C)),
                   "T" + std::to_string(T) + " H" + std::to_string(H) + " D" + std::to_string(D), ms,
                   (double)T / ms / 1e3, "Mtok/s", cpu_ms, err});
   print_row(rows.back());
-  std::printf("%-34s %-26s %10s    %9.2f TFLOP/s (model FLOPs)\n", "", "", "", tflops);
+  if (tflops > 0) std::printf("%-34s %-26s %10s    %9.2f TFLOP/s (model FLOPs)\n", "", "", "", tflops);
 }
 
 }  // namespace
@@ -267,6 +271,11 @@ int main(int argc, char** argv) {
     }
     memory(OpId::TITANS_LINEAR, "titansLinear", DType::F32, T, 16, 128, 64, 2048, quick);
     memory(OpId::GATED_DELTA_RULE, "gatedDeltaRule", DType::F32, T, 16, 128, 64, 2048, quick);
+    // The token-loop kernels (not yet run on a GPU when written): recurrent modes and the MLP memories.
+    memory(OpId::TITANS_LINEAR, "titansLinear", DType::F32, T, 16, 64, 64, 2048, quick, true);
+    memory(OpId::GATED_DELTA_RULE, "gatedDeltaRule", DType::F32, T, 16, 64, 64, 2048, quick, true);
+    memory(OpId::TITANS_MLP, "titansMlp", DType::F32, T / 4, 16, 64, 16, 512, quick);
+    memory(OpId::TTT_MLP, "tttMlp", DType::F32, T / 4, 16, 64, 16, 512, quick);
   } catch (const std::exception& e) {
     std::printf("bench_cuda: error: %s\n", e.what());
     return 1;
