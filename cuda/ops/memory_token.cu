@@ -4,7 +4,7 @@
 // any shape the fused chunk kernels (titans.cu, gated_delta_rule.cu) cannot
 // hold in shared memory — the same function either way. The loop bodies are
 // cuda/hd/memory_token_body.h, shared with a CPU block emulation that
-// build/test_cuda_math checks against the references; this file is the
+// build/test_cuda_math and the parity cuda-emu pass check against the references; this file is the
 // launch shell. Compiled for sm_80/sm_90; NOT yet run on a GPU (the parity
 // harness's recurrent cases cover it wherever one is present).
 #include "../hd/memory_args.h"

@@ -1,8 +1,9 @@
 // titansMlp on the GPU: one block per (batch, head) walking the tokens in
 // order — the stale-anchor token loop of ref_titans_mlp in f32, which is the
 // function the CPU's chunk dual form computes for every chunk size. The loop
-// body is cuda/hd/titans_mlp_body.h, shared with a CPU replay that
-// build/test_cuda_math checks against the reference; this file is the launch
+// body is cuda/hd/titans_mlp_body.h, shared with a CPU block emulation that
+// build/test_cuda_math and the parity harness's cuda-emu pass check against
+// the reference; this file is the launch
 // shell (executor: __syncthreads, warp-per-row dot products). Per token,
 // O(d dh) work spread over the block; the memories, momenta and anchors live
 // in a global workspace (6 d dh floats per head, L2-resident at the usual
@@ -18,7 +19,6 @@ namespace cuda {
 namespace {
 
 constexpr int kMlpThreads = 256;
-
 
 __global__ void __launch_bounds__(kMlpThreads) titans_mlp_kernel(TitansMlpArgs a) {
   extern __shared__ __align__(16) float sm[];

@@ -3,7 +3,7 @@
 // configurations the fused linear kernels of tnt.cu do not: MLP memories and
 // the 'sequence' projection (simulated devices stay a CPU feature). The loop
 // body is cuda/hd/tnt_token_body.h, shared with a CPU block emulation that
-// build/test_cuda_math checks against ref_tnt; this file is the launch shell.
+// the parity cuda-emu pass checks against ref_tnt; this file is the launch shell.
 // Compiled for sm_80/sm_90; NOT yet run on a GPU (the parity harness's TNT MLP
 // cases cover it wherever one is present).
 #include "../hd/memory_args.h"

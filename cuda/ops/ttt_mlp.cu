@@ -3,7 +3,8 @@
 // the mini-batch anchors, W_t = A - c_t G read on the fly), which is the
 // function the CPU's dual form computes. The loop body is
 // cuda/hd/ttt_mlp_body.h, shared with a CPU block emulation that
-// build/test_cuda_math checks against the reference; this file is the launch
+// build/test_cuda_math and the parity harness's cuda-emu pass check against
+// the reference; this file is the launch
 // shell. Anchors and gradient sums live in a global workspace
 // (2 (dk dh + dh dv + dh + dv) floats per head), token vectors in shared memory.
 // Compiled for sm_80/sm_90; NOT yet run on a GPU (the parity harness covers it
@@ -17,7 +18,6 @@ namespace cuda {
 namespace {
 
 constexpr int kTttMlpThreads = 256;
-
 
 __global__ void __launch_bounds__(kTttMlpThreads) ttt_mlp_kernel(TttMlpArgs a) {
   extern __shared__ __align__(16) float sm[];
