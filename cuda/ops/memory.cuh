@@ -5,6 +5,7 @@
 #pragma once
 #include "../common.cuh"
 #include "engram/memory_hd.h"
+#include "../hd/titans_mlp_body.h"  // MlpSeq, MlpState
 
 namespace engram {
 namespace cuda {
@@ -51,12 +52,9 @@ struct BlockExec {
   }
 };
 
-// A [B, T, H, D] sequence (any float dtype, any strides) or a [B, T, H] gate.
-struct SeqView {
-  const void* p;
-  DType dt;
-  int64_t sb, st, sh, sd;
-};
+// A [B, T, H, D] sequence (any float dtype, any strides) or a [B, T, H] gate
+// (the same struct as the token-loop bodies' MlpSeq).
+using SeqView = MlpSeq;
 inline SeqView seq_view(const Tensor& t) {
   SeqView v{t.raw(), t.dtype(), t.stride(0), t.stride(1), t.stride(2), t.ndim() == 4 ? t.stride(3) : 0};
   return v;
@@ -78,10 +76,7 @@ bool smem_fits(const void* kernel, size_t bytes);
 
 // An optional f32 state [B or 1, H, R, Cc] (strided; batch 1 broadcasts), or
 // a state output (contiguous, or [0] when not requested: p == nullptr).
-struct StateView {
-  float* p;
-  int64_t sb, sh, sr, sc;
-};
+using StateView = MlpState;  // (the token-loop bodies' struct)
 inline StateView state_view(const Tensor& s) {
   if (!s.defined() || s.numel() == 0) return StateView{nullptr, 0, 0, 0, 0};
   const int nd = s.ndim();
