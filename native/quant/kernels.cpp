@@ -60,6 +60,17 @@ float exp_sum(float* row, int64_t n, float m) {
   return exp_sum_ref(row, n, m);
 }
 
+float row_max_ref(const float* row, int64_t n, float init) {
+  float m = init;
+  for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
+  return m;
+}
+
+float row_max(const float* row, int64_t n, float init) {
+  if (!g_force_ref.load(std::memory_order_relaxed) && cpu::isa() >= cpu::Isa::AVX2) return avx2::row_max(row, n, init);
+  return row_max_ref(row, n, init);
+}
+
 void set_force_reference(bool on) { g_force_ref = on; }
 bool force_reference() { return g_force_ref.load(std::memory_order_relaxed); }
 

@@ -30,6 +30,9 @@ void accumulate(const TileDesc& D, const float* w, const uint8_t* blocks, int64_
 // their sum (AVX2 polynomial exp, ~2 ulp, when available).
 float exp_sum(float* row, int64_t n, float m);
 float exp_sum_ref(float* row, int64_t n, float m);
+// max(init, row[0..n)) ignoring NaN entries of row (the softmax row maximum).
+float row_max(const float* row, int64_t n, float init);
+float row_max_ref(const float* row, int64_t n, float init);
 
 // Whether the AVX2 kernels handle this descriptor (else the plain names run
 // the references). Tests use it to report which path they checked.
@@ -45,6 +48,7 @@ void scores(const TileDesc& D, const float* qt, int64_t ldq, int M, const uint8_
 void accumulate(const TileDesc& D, const float* w, const uint8_t* blocks, int64_t n_tok, float* acc);
 void tile(const TileDesc& D, const uint8_t* blocks, int64_t n_tok, float* t, int64_t ldt);
 float exp_sum(float* row, int64_t n, float m);
+float row_max(const float* row, int64_t n, float init);
 // pack_cells (quant_impl.h) for n a multiple of 8.
 void pack_cells(float* y, int n, const float* thr_pad, int b, const float* lut, uint8_t* out);
 }  // namespace avx2

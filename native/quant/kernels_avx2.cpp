@@ -557,6 +557,26 @@ Q_TARGET void pack_cells_b(float* y, int n, const float* thr, const float* lut, 
 
 float exp_sum(float* row, int64_t n, float m) { return exp_sum_avx2(row, n, m); }
 
+// Eight running maxima (max_ps(x, acc) keeps acc when x is NaN, as the
+// reference's x > m ? x : m does), then the lanes and the tail.
+Q_TARGET float row_max_avx2(const float* row, int64_t n, float init) {
+  __m256 a0 = _mm256_set1_ps(init), a1 = a0;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    a0 = _mm256_max_ps(_mm256_loadu_ps(row + j), a0);
+    a1 = _mm256_max_ps(_mm256_loadu_ps(row + j + 8), a1);
+  }
+  for (; j + 8 <= n; j += 8) a0 = _mm256_max_ps(_mm256_loadu_ps(row + j), a0);
+  alignas(32) float lanes[16];
+  _mm256_store_ps(lanes, a0);
+  _mm256_store_ps(lanes + 8, a1);
+  float m = init;
+  for (float x : lanes) m = x > m ? x : m;
+  for (; j < n; ++j) m = row[j] > m ? row[j] : m;
+  return m;
+}
+float row_max(const float* row, int64_t n, float init) { return row_max_avx2(row, n, init); }
+
 void pack_cells(float* y, int n, const float* thr, int b, const float* lut, uint8_t* out) {
   switch (b) {
     case 1: return pack_cells_b<1>(y, n, thr, lut, out);
@@ -621,6 +641,7 @@ void scores(const TileDesc& D, const float* qt, int64_t ldq, int M, const uint8_
 void accumulate(const TileDesc& D, const float* w, const uint8_t* b, int64_t n, float* acc) { accumulate_ref(D, w, b, n, acc); }
 void tile(const TileDesc& D, const uint8_t* b, int64_t n, float* t, int64_t ldt) { tile_ref(D, b, n, t, ldt); }
 float exp_sum(float* row, int64_t n, float m) { return exp_sum_ref(row, n, m); }
+float row_max(const float* row, int64_t n, float init) { return row_max_ref(row, n, init); }
 void pack_cells(float*, int, const float*, int, const float*, uint8_t*) {}
 
 #endif

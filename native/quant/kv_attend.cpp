@@ -152,8 +152,7 @@ void KVCache::attend_cpu(int layer, const float* q, int64_t Tq, int hq, bool cau
         for (int64_t m = 0; m < Mb; ++m) {
           float* row = S.data() + m * C;
           const int64_t vis = std::max<int64_t>(0, std::min(Ct, lim[(size_t)m] - c0));
-          float cmax = -INFINITY;
-          for (int64_t j = 0; j < vis; ++j) cmax = row[j] > cmax ? row[j] : cmax;
+          const float cmax = row_max(row, vis, -INFINITY);
           const float newm = cmax > mrun[m] ? cmax : mrun[m];
           if (newm == -INFINITY) {
             std::fill(row, row + Ct, 0.0f);

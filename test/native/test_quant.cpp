@@ -429,6 +429,20 @@ QTEST(fast_packing_matches_reference_codes) {
     const float s = exp_sum(r.data(), n, 0.25f), s2 = exp_sum_ref(r2.data(), n, 0.25f);
     QCHECK(qtest::rel_err(r.data(), r2.data(), (size_t)n) < 5e-7 && std::fabs(s / s2 - 1) < 5e-7, "exp_sum n=", n);
   }
+  // row_max: every tail length, the maximum in every position, NaN entries ignored, all -inf
+  for (int64_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 100}) {
+    std::vector<float> r = qtest::gauss((size_t)std::max<int64_t>(n, 1), 94, 3.0f);
+    for (int64_t at = 0; at < n; ++at) {
+      std::vector<float> x(r.begin(), r.begin() + n);
+      x[(size_t)at] = 50.0f;
+      if (n > 2) x[(size_t)((at + 1) % n)] = NAN;
+      QCHECK(row_max(x.data(), n, -INFINITY) == 50.0f && row_max_ref(x.data(), n, -INFINITY) == 50.0f, "row_max n=", n,
+             " at ", at);
+    }
+    std::vector<float> neg((size_t)n, -INFINITY);
+    QCHECK(row_max(neg.data(), n, -INFINITY) == -INFINITY, "row_max of -inf, n=", n);
+    QCHECK(row_max(r.data(), n, 1e9f) == 1e9f, "row_max keeps a larger init, n=", n);
+  }
 }
 
 QTEST(kivi_and_int8_error_budgets) {
