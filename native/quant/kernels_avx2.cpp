@@ -618,7 +618,39 @@ void accumulate(const TileDesc& D, const float* w, const uint8_t* blocks, int64_
   }
 }
 
+// KIVI per-channel rows: the block's channel scales and zero points once per
+// block, then s * code + z per row (multiply, then add: tile_elem's rounding).
+template <int B>
+Q_TARGET void tile_kivi_channel(const TileDesc& D, const uint8_t* blocks, int64_t n_tok, float* t, int64_t ldt) {
+  const int d = D.dim, G = D.block_tokens, sb = D.f32_scalars ? 4 : 2;
+  const bool f32 = D.f32_scalars != 0;
+  std::vector<float> sc((size_t)d), zr((size_t)d);
+  int64_t cur = -1;
+  for (int64_t j = 0; j < n_tok; ++j) {
+    const int64_t b = j / G;
+    const uint8_t* blk = blocks + b * D.block_bytes;
+    if (b != cur) {
+      const uint8_t* st = blk + (int64_t)D.row_bytes * G;
+      for (int c = 0; c < d; ++c) {
+        sc[(size_t)c] = load_norm(st + (int64_t)c * 2 * sb, f32);
+        zr[(size_t)c] = load_norm(st + (int64_t)c * 2 * sb + sb, f32);
+      }
+      cur = b;
+    }
+    const uint8_t* row = blk + (int64_t)(j % G) * D.row_bytes;
+    float* out = t + j * ldt;
+    int k = 0;
+    for (; k + 8 <= d; k += 8)
+      _mm256_storeu_ps(out + k, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(sc.data() + k),
+                                                            _mm256_cvtepi32_ps(expand<B>(row + (k / 8) * B))),
+                                              _mm256_loadu_ps(zr.data() + k)));
+    for (; k < d; ++k) out[k] = sc[(size_t)k] * (float)get_code(row, k, B) + zr[(size_t)k];
+  }
+}
+
 void tile(const TileDesc& D, const uint8_t* blocks, int64_t n_tok, float* t, int64_t ldt) {
+  if (D.kind == TileKind::KIVI_CHANNEL && (D.bits == 2 || D.bits == 4))
+    return D.bits == 2 ? tile_kivi_channel<2>(D, blocks, n_tok, t, ldt) : tile_kivi_channel<4>(D, blocks, n_tok, t, ldt);
   // A row is the accumulation of one token with weight 1 into zeros.
   std::vector<float> one((size_t)D.block_tokens, 0.0f);
   for (int64_t j = 0; j < n_tok; ++j) {
