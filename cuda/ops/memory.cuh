@@ -73,6 +73,10 @@ __device__ __forceinline__ float gate_at(const SeqView& v, int64_t b, int64_t t,
 // Dynamic shared memory of `bytes` for kernel k: raises the per-kernel limit
 // when needed; false when the device cannot give that much.
 bool smem_fits(const void* kernel, size_t bytes);
+// The i32 [1] state offset output (nothing when the final state was not requested).
+void write_offset(const Tensor& out, int64_t v);
+// The 8-float header of a packed TNT state (engram/tnt_params.h).
+void write_tnt_header(float* out, int64_t pos, int64_t nmods, int64_t total);
 
 // An optional f32 state [B or 1, H, R, Cc] (strided; batch 1 broadcasts), or
 // a state output (contiguous, or [0] when not requested: p == nullptr).

@@ -27,8 +27,6 @@ __global__ void __launch_bounds__(kTokThreads) gdn_token_kernel(GdnTokArgs a) {
   gdn_token_block(a, (int)blockIdx.x, sm, BlockExec{});
 }
 
-__global__ void token_set_offset_kernel(int32_t* p, int32_t v) { *p = v; }
-
 bool dims_ok(const OpCall& c) {
   return c.in[0].size(3) <= 65536 && c.in[2].size(3) <= 65536 && c.in[0].size(1) <= ((int64_t)1 << 30);
 }
@@ -57,10 +55,7 @@ void titans_linear_token_cuda(OpCall& c) {
     titans_linear_token_kernel<<<BH, kTokThreads, bytes, stream()>>>(a);
     ENGRAM_CUDA_LAUNCHED("titans_linear_token_kernel");
   }
-  if (c.out[4].numel()) {
-    token_set_offset_kernel<<<1, 1, 0, stream()>>>(c.out[4].data<int32_t>(), (int32_t)((a.offset + (int64_t)a.T) % a.C));
-    ENGRAM_CUDA_LAUNCHED("token_set_offset_kernel");
-  }
+  write_offset(c.out[4], (a.offset + (int64_t)a.T) % a.C);
 }
 
 void gated_delta_rule_token_cuda(OpCall& c) {

@@ -213,7 +213,6 @@ __global__ void __launch_bounds__(kMemThreads) titans_linear_kernel(TitansArgs a
   }
 }
 
-__global__ void set_offset_kernel(int32_t* p, int v) { *p = v; }
 
 int slice_width(int dv) { return dv <= 32 ? dv : 32; }
 
@@ -262,10 +261,7 @@ void titans_linear_cuda(OpCall& c) {
   dim3 grid((unsigned)(a.B * a.H), (unsigned)((a.dv + a.WS - 1) / a.WS));
   titans_linear_kernel<<<grid, kMemThreads, bytes, stream()>>>(a);
   ENGRAM_CUDA_LAUNCHED("titans_linear_kernel");
-  if (c.out[4].numel()) {
-    set_offset_kernel<<<1, 1, 0, stream()>>>(c.out[4].data<int32_t>(), a.end_off);
-    ENGRAM_CUDA_LAUNCHED("set_offset_kernel");
-  }
+  write_offset(c.out[4], a.end_off);
 }
 
 }  // namespace cuda

@@ -25,8 +25,6 @@ __global__ void __launch_bounds__(kMlpThreads) titans_mlp_kernel(TitansMlpArgs a
   titans_mlp_block(a, (int)blockIdx.x, sm, BlockExec{});
 }
 
-__global__ void mlp_set_offset_kernel(int32_t* p, int32_t v) { *p = v; }
-
 size_t smem_bytes(int d, int dh) { return (size_t)titans_mlp_smem_floats(d, dh) * sizeof(float); }
 
 }  // namespace
@@ -50,10 +48,7 @@ void titans_mlp_cuda(OpCall& c) {
     titans_mlp_kernel<<<BH, kMlpThreads, bytes, stream()>>>(a);
     ENGRAM_CUDA_LAUNCHED("titans_mlp_kernel");
   }
-  if (c.out[7].numel()) {
-    mlp_set_offset_kernel<<<1, 1, 0, stream()>>>(c.out[7].data<int32_t>(), (int32_t)((a.offset + (int64_t)a.T) % a.C));
-    ENGRAM_CUDA_LAUNCHED("mlp_set_offset_kernel");
-  }
+  write_offset(c.out[7], (a.offset + (int64_t)a.T) % a.C);
 }
 
 }  // namespace cuda

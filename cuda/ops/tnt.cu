@@ -388,11 +388,6 @@ __global__ void tnt_cast_kernel(const float* acc, void* o, DType dt, long long n
   for (long long i = global_thread(); i < n; i += grid_threads()) store_f32(o, i, dt, acc[i]);
 }
 
-__global__ void tnt_header_kernel(float* out, float h0, float h1, float h2, float h3, float h4) {
-  const float v[8] = {h0, h1, h2, h3, h4, 0.0f, 0.0f, 0.0f};
-  if (threadIdx.x < 8) out[threadIdx.x] = v[threadIdx.x];
-}
-
 int slice_width(int dv) { return dv <= 32 ? dv : 32; }
 
 size_t local_bytes(const TntParams& p, const TntModule& md, int dk, int WS) {
@@ -506,12 +501,7 @@ void tnt_cuda(OpCall& c) {
     tnt_cast_kernel<<<grid_for(n, 256), 256, 0, stream()>>>(a.acc, c.out[0].raw(), c.out[0].dtype(), n);
     ENGRAM_CUDA_LAUNCHED("tnt_cast_kernel");
   }
-  if (a.pout) {
-    float h[8];
-    tnt_write_header(h, a.pos0 + a.T, (int64_t)p.mods.size(), L.total);
-    tnt_header_kernel<<<1, 32, 0, stream()>>>(a.pout, h[0], h[1], h[2], h[3], h[4]);
-    ENGRAM_CUDA_LAUNCHED("tnt_header_kernel");
-  }
+  if (a.pout) write_tnt_header(a.pout, a.pos0 + a.T, (int64_t)p.mods.size(), L.total);
   ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 

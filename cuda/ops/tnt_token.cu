@@ -22,11 +22,6 @@ __global__ void __launch_bounds__(kTntTokThreads) tnt_token_kernel(TntTokArgs a,
   tnt_token_block(a, (int)blockIdx.x, sm, dh_max, BlockExec{});
 }
 
-__global__ void tnt_token_header_kernel(float* out, float h0, float h1, float h2, float h3, float h4) {
-  const float h[8] = {h0, h1, h2, h3, h4, 0.0f, 0.0f, 0.0f};
-  if (threadIdx.x < 8) out[threadIdx.x] = h[threadIdx.x];
-}
-
 int max_hidden(const TntParams& p) {
   int64_t m = 0;
   for (const TntModule& md : p.mods) m = std::max(m, md.hidden);
@@ -65,12 +60,7 @@ void tnt_token_cuda(OpCall& c) {
     tnt_token_kernel<<<BH, kTntTokThreads, bytes, stream()>>>(a, dh_max);
     ENGRAM_CUDA_LAUNCHED("tnt_token_kernel");
   }
-  if (c.out[1].numel()) {
-    float h[8];
-    tnt_write_header(h, a.pos0 + a.T, (int64_t)p.mods.size(), L.total);
-    tnt_token_header_kernel<<<1, 32, 0, stream()>>>(a.st, h[0], h[1], h[2], h[3], h[4]);
-    ENGRAM_CUDA_LAUNCHED("tnt_token_header_kernel");
-  }
+  if (c.out[1].numel()) write_tnt_header(a.st, a.pos0 + a.T, (int64_t)p.mods.size(), L.total);
 }
 
 }  // namespace cuda
